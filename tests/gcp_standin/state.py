@@ -1,0 +1,53 @@
+"""In-memory state of the stand-in: one project, its buckets, service accounts, keys, tokens.
+
+A single lock serialises every API call, like the strongly consistent metadata operations the
+real services offer for these resources.
+"""
+
+import base64
+import os
+import threading
+
+
+def new_etag():
+    return base64.b64encode(os.urandom(8)).decode()
+
+
+class Policy:
+    """An IAM policy with the etag Google uses for optimistic concurrency."""
+
+    def __init__(self, bindings=None, etag=None):
+        self.bindings = bindings or []
+        self.version = 1
+        self.etag = etag or new_etag()
+
+    def to_json(self):
+        body = {"version": self.version, "etag": self.etag}
+        if self.bindings:
+            body["bindings"] = [dict(b, members=list(b["members"])) for b in self.bindings]
+        return body
+
+
+class State:
+    def __init__(self, project_id, project_number, workload_identity_pool=True):
+        self.lock = threading.RLock()
+        self.project_id = project_id
+        self.project_number = project_number
+        # GKE creates PROJECT.svc.id.goog when a cluster with Workload Identity exists; IAM
+        # rejects members of a pool that does not exist.
+        self.workload_identity_pool = workload_identity_pool
+        self.buckets = {}
+        self.bucket_policies = {}
+        self.service_accounts = {}
+        self.sa_policies = {}
+        self.keys = {}  # key id -> dict(email, public_key, json metadata)
+        self.tokens = {}  # access token -> dict(email, scopes, expires)
+        self.requests = []  # (method, host, path) of every API call, for tests
+        self.faults = []  # queued injected failures, e.g. {"op": "setIamPolicy", "code": 409}
+
+    def take_fault(self, op):
+        for fault in self.faults:
+            if fault["op"] == op:
+                self.faults.remove(fault)
+                return fault
+        return None
