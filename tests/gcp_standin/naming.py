@@ -8,6 +8,7 @@ _ACCOUNT_ID = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")
 _MEMBER = re.compile(
     r"^(?:allUsers|allAuthenticatedUsers"
     r"|(?:user|serviceAccount|group):[^@\s]+@[^@\s]+"
+    r"|serviceAccount:[a-z][-a-z0-9]{4,28}[a-z0-9]\.svc\.id\.goog\[[^/\]]+/[^/\]]+\]"
     r"|domain:[a-z0-9.-]+"
     r"|(?:projectOwner|projectEditor|projectViewer):[a-z][-a-z0-9]{4,28}[a-z0-9]"
     r"|principal(?:Set)?://iam\.googleapis\.com/\S+"
