@@ -1,0 +1,170 @@
+"""Run the ingress_nginx and cert_manager roles through ansible-playbook against the local cluster.
+
+* Bad input must fail in validation, naming the variable, before anything changed (the Helm
+  release revisions stay the same and the play recap shows changed=0).
+* After converge, a ``--check --diff`` run changes nothing, still waits for and exports the load
+  balancer address and prints the DNS records; a pending change is reported but not applied.
+
+Uses the ``helm`` fixture from conftest.py and the cluster's kubeconfig (KUBECONFIG, default
+/var/tmp/mlflow-k8s-cluster/kubeconfig).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+CACHE_BIN = Path(os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s")) / "bin"
+KUBECONFIG = os.environ.get("KUBECONFIG", "/var/tmp/mlflow-k8s-cluster/kubeconfig")
+RELEASES = {"ingress-nginx": "ingress-nginx", "cert-manager": "cert-manager"}
+
+PLAYBOOK = """
+- name: Run {roles} for a test
+  hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  module_defaults:
+    group/kubernetes.core.k8s:
+      kubeconfig: {kubeconfig}
+    group/kubernetes.core.helm:
+      kubeconfig: {kubeconfig}
+  roles: {roles}
+  post_tasks: {post_tasks}
+"""
+
+
+def _ansible_playbook():
+    candidate = Path(sys.executable).with_name("ansible-playbook")
+    return str(candidate) if candidate.exists() else shutil.which("ansible-playbook")
+
+
+def run_playbook(tmp_path, roles, extra_vars=None, args=(), post_tasks=None):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        PLAYBOOK.format(
+            roles=json.dumps([f"mlflow_k8s.platform.{r}" for r in roles]),
+            kubeconfig=KUBECONFIG,
+            post_tasks=json.dumps(post_tasks or []),
+        )
+    )
+    command = [_ansible_playbook(), "-i", "inventories/local", str(playbook), *args]
+    if extra_vars is not None:
+        vars_file = tmp_path / "vars.json"
+        vars_file.write_text(json.dumps(extra_vars))
+        command += ["-e", f"@{vars_file}"]
+    env = {
+        **os.environ,
+        "PATH": f"{CACHE_BIN}:{os.environ['PATH']}",
+        "KUBECONFIG": KUBECONFIG,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def recap(output):
+    match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    assert match, output[-3000:]
+    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), match.groups(), strict=True)}
+
+
+@pytest.fixture
+def revisions(helm):
+    def read():
+        found = {}
+        for release, namespace in RELEASES.items():
+            listed = json.loads(helm("list", "--namespace", namespace, "--output", "json"))
+            found[release] = [(r["revision"], r["status"]) for r in listed if r["name"] == release]
+        return found
+
+    return read
+
+
+BAD_INPUT = [
+    ("ingress_nginx", {"ingress_nginx_chart_version": ""}, "ingress_nginx_chart_version"),
+    ("ingress_nginx", {"ingress_nginx_chart_version": "latest"}, "ingress_nginx_chart_version"),
+    ("ingress_nginx", {"ingress_nginx_chart_version": "^4.15.0"}, "ingress_nginx_chart_version"),
+    ("ingress_nginx", {"ingress_nginx_chart_version": ">=4.0.0 <5.0.0"}, "ingress_nginx_chart_version"),
+    # The pin is checked against a local chart too: Helm itself ignores --version for directories.
+    (
+        "ingress_nginx",
+        {"ingress_nginx_chart_version": "4.15.0"},
+        "ingress_nginx_chart_version pins ingress-nginx 4.15.0",
+    ),
+    ("ingress_nginx", {"ingress_nginx_dns_hosts": ["mlflow.example.com", "not a host"]}, "ingress_nginx_dns_hosts"),
+    ("ingress_nginx", {"ingress_nginx_dns_hosts": ["mlflow_ui.example.com"]}, "ingress_nginx_dns_hosts"),
+    ("ingress_nginx", {"ingress_nginx_load_balancer_ip": "203.0.113.300"}, "ingress_nginx_load_balancer_ip"),
+    ("ingress_nginx", {"ingress_nginx_class_name": "Nginx"}, "ingress_nginx_class_name"),
+    ("ingress_nginx", {"ingress_nginx_replicas": 0}, "ingress_nginx_replicas"),
+    ("cert_manager", {"cert_manager_acme_email": ""}, "cert_manager_acme_email"),
+    ("cert_manager", {"cert_manager_acme_email": "ops@localhost"}, "cert_manager_acme_email"),
+    ("cert_manager", {"cert_manager_acme_email": "ops example.com"}, "cert_manager_acme_email"),
+    ("cert_manager", {"cert_manager_chart_version": "latest"}, "cert_manager_chart_version"),
+    ("cert_manager", {"cert_manager_chart_version": "v1.21"}, "cert_manager_chart_version"),
+    ("cert_manager", {"cert_manager_cluster_issuer": "letsencrypt"}, "cert_manager_cluster_issuer"),
+    (
+        "cert_manager",
+        {"cert_manager_cluster_issuer": "letsencrypt-production", "cert_manager_letsencrypt_issuers_enabled": False},
+        "cert_manager_letsencrypt_issuers_enabled is false",
+    ),
+    (
+        "cert_manager",
+        {"cert_manager_cluster_issuer": "selfsigned-ca", "cert_manager_selfsigned_ca_enabled": False},
+        "cert_manager_selfsigned_ca_enabled is false",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "bad_vars", "expected"),
+    BAD_INPUT,
+    ids=[f"{role}-{'-'.join(f'{k}={v}' for k, v in bad.items())}" for role, bad, _ in BAD_INPUT],
+)
+def test_bad_input_fails_before_any_change(tmp_path, revisions, role, bad_vars, expected):
+    before = revisions()
+    rc, output = run_playbook(tmp_path, [role], bad_vars)
+    assert rc != 0, output[-3000:]
+    assert expected in output, output[-3000:]
+    assert recap(output)["changed"] == 0
+    assert recap(output)["failed"] == 1
+    # Nothing past validation ran: neither the release task nor any Kubernetes object task.
+    assert "Install or upgrade the" not in output
+    assert "Manage the " not in output
+    assert revisions() == before
+
+
+def test_check_diff_run_after_converge_changes_nothing_and_exports_the_address(tmp_path, revisions):
+    before = revisions()
+    post_tasks = [
+        {
+            "name": "Check the exported load balancer address",
+            "ansible.builtin.assert": {"that": ["ingress_nginx_external_address == '203.0.113.200'"]},
+        }
+    ]
+    rc, output = run_playbook(
+        tmp_path, ["ingress_nginx", "cert_manager"], args=("--check", "--diff"), post_tasks=post_tasks
+    )
+    assert rc == 0, output[-4000:]
+    assert recap(output)["changed"] == 0, output[-4000:]
+    assert "mlflow.mlflow-k8s.test.  A  203.0.113.200" in output
+    assert "mlflow-api.mlflow-k8s.test.  A  203.0.113.200" in output
+    assert revisions() == before
+
+
+def test_check_mode_reports_a_pending_change_without_applying_it(tmp_path, revisions):
+    before = revisions()
+    rc, output = run_playbook(tmp_path, ["ingress_nginx"], {"ingress_nginx_replicas": 3}, args=("--check", "--diff"))
+    assert rc == 0, output[-4000:]
+    assert recap(output)["changed"] == 1, output[-4000:]
+    assert re.search(r"^-\s+replicaCount: 1$", output, re.MULTILINE), output[-4000:]
+    assert re.search(r"^\+\s+replicaCount: 3$", output, re.MULTILINE), output[-4000:]
+    assert revisions() == before
