@@ -1,0 +1,88 @@
+"""Run one mlflow_k8s.platform task (or a whole playbook) with ansible-playbook and return its result.
+
+API
+---
+``AnsibleRunner(repo_root, connection, env=None)``
+    ``connection``: dict put into ``module_defaults`` for ``group/mlflow_k8s.platform.mlflow``
+    (tracking_uri, auth_username, auth_password), so tasks only carry their own options.
+``runner.task(module, args, check=False, diff=False, expect_failure=False) -> dict``
+    Runs ``mlflow_k8s.platform.<module>`` once on localhost through the ``ansible.posix.json``
+    callback and returns the task result (raises AssertionError when the outcome is not the
+    expected success/failure).
+``runner.playbook_text(playbook_yaml, extra_args=(), extra_vars=None) -> (rc, output)``
+    Runs a playbook with the default callback (e.g. at ``-vvv``) and returns all output.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+
+
+class AnsibleRunner:
+    """Runs tasks against one MLflow server."""
+
+    def __init__(self, repo_root, connection, env=None):
+        self.repo_root = str(repo_root)
+        self.connection = dict(connection)
+        self.env = dict(os.environ)
+        self.env.update({
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        })
+        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            self.env.pop(key, None)
+        self.env.update(env or {})
+
+    def _play(self, tasks):
+        return [{
+            "name": "mlflow test",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}", "ansible_connection": "local"},
+            "module_defaults": {"group/mlflow_k8s.platform.mlflow": self.connection},
+            "tasks": tasks,
+        }]
+
+    def _run(self, playbook, args, env_extra=None):
+        env = dict(self.env)
+        env.update(env_extra or {})
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+            json.dump(playbook, handle)
+            path = handle.name
+        try:
+            return subprocess.run(
+                ["ansible-playbook", "-i", "localhost,", path] + list(args),
+                cwd=self.repo_root, env=env, capture_output=True, text=True, check=False, timeout=1800,
+            )
+        finally:
+            os.unlink(path)
+
+    def task(self, module, args, check=False, diff=False, expect_failure=False, env=None):
+        """Run one task and return its result dict."""
+        play = self._play([{"name": "under test", "mlflow_k8s.platform.%s" % module: args}])
+        cli = []
+        if check:
+            cli.append("--check")
+        if diff:
+            cli.append("--diff")
+        proc = self._run(play, cli, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+        try:
+            doc = json.loads(proc.stdout)
+            result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            raise AssertionError("unparsable ansible output (rc=%s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        failed = bool(result.get("failed"))
+        if failed != expect_failure:
+            raise AssertionError("%s %s: expected %s, got rc=%s result=%s" % (
+                module, "failure" if expect_failure else "success", "failure" if expect_failure else "success",
+                proc.returncode, json.dumps(result)[:3000]))
+        return result
+
+    def playbook_text(self, tasks, extra_args=(), env=None):
+        """Run tasks with the default callback; return (rc, stdout+stderr)."""
+        proc = self._run(self._play(tasks), list(extra_args), env)
+        return proc.returncode, proc.stdout + proc.stderr
