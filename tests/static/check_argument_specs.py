@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check that each role's meta/argument_specs.yml matches its defaults/main.yml.
 
 For every role (all of roles/* by default, or the role directories given as arguments):

@@ -127,7 +127,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize(
     ("role", "bad_vars", "expected"),
     BAD_INPUT,
-    ids=[f"{role}-{'-'.join(f'{k}={v}' for k, v in bad.items())}" for role, bad, _ in BAD_INPUT],
+    ids=[f"{role}-{'-'.join(f'{k}={v}' for k, v in bad.items())}" for role, bad, _expected in BAD_INPUT],
 )
 def test_bad_input_fails_before_any_change(tmp_path, revisions, role, bad_vars, expected):
     before = revisions()
