@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) mlflow_k8s.platform contributors
-# MIT License (see LICENSE)
+# Copyright: contributors to mlflow_k8s.platform
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) mlflow_k8s.platform contributors
-# MIT License (see LICENSE)
+# Copyright: contributors to mlflow_k8s.platform
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """IAM policy read-modify-write for Google Cloud resources google.cloud has no module for.
 
 The client speaks the same auth kinds and environment variables as google.cloud's modules

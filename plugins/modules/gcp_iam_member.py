@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright (c) mlflow_k8s.platform contributors
-# MIT License (see LICENSE)
+# Copyright: contributors to mlflow_k8s.platform
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,7 +19,7 @@ description:
   - google.cloud has no module for IAM policy bindings; this one fills that gap with the same
     authentication options.
 author:
-  - mlflow_k8s.platform contributors
+  - mlflow_k8s.platform contributors (@mlflow-k8s)
 extends_documentation_fragment:
   - mlflow_k8s.platform.gcp
 attributes:

@@ -41,7 +41,7 @@ class IamApi:
             if method == "GET":
                 return 200, {"accounts": list(self.state.service_accounts.values())}
             return None
-        account, _, verb = parts[3].partition(":")
+        account, dummy, verb = parts[3].partition(":")
         if verb:
             if method != "POST" or len(parts) != 4:
                 return None

@@ -95,7 +95,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass
 
     def do_CONNECT(self):
-        host, _, port = self.path.rpartition(":")
+        host, dummy, port = self.path.rpartition(":")
         if host not in self.server.apis and host != OAUTH_HOST or port != "443":
             self.send_error(403, "gcp stand-in intercepts only Google API hosts")
             return
@@ -174,7 +174,7 @@ def main():
     tls_context, ca_path = create_ca_and_leaf(args.state_dir, [StorageApi.host, IamApi.host, OAUTH_HOST])
 
     deployer = apis[IamApi.host].add_account(args.deployer_account, "Ansible deployer (tests)")
-    key_file, _ = apis[IamApi.host].issue_key(deployer)
+    key_file, dummy = apis[IamApi.host].issue_key(deployer)
     deployer_key = args.state_dir / "deployer.json"
     deployer_key.touch(mode=0o600)
     deployer_key.write_text(json.dumps(key_file))
