@@ -7,11 +7,14 @@ the API server still has afterwards.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
 import signal
+import subprocess
+import termios
 import time
 
 from conftest import PLAYBOOK, REPO, Volume, ansible_env
@@ -301,37 +304,52 @@ def test_bad_input_changes_nothing(cluster, play):
     assert cluster.existing(_names(vols, *vols)) == _names(vols, *vols)
 
 
+def _take_terminal() -> None:
+    # Runs in the child after setsid and after stdin became the pty slave: make that the
+    # controlling terminal, so the child is the terminal's foreground process group.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def _on_terminal(kubeconfig: str, extra: list[str], answer: str | None, timeout: float = 240) -> tuple[int, str]:
     """Runs the playbook on a pseudo-terminal (stdin is a TTY, foreground process group)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child: exec only, no Python cleanup
-        os.chdir(REPO)
-        os.execvpe("ansible-playbook", ["ansible-playbook", PLAYBOOK, *extra], ansible_env(kubeconfig))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        ["ansible-playbook", PLAYBOOK, *extra],
+        cwd=REPO,
+        env=ansible_env(kubeconfig),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=_take_terminal,
+    )
+    os.close(slave)
     output, answered, deadline = b"", False, time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1)
+        while True:
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise AssertionError(
+                    f"ansible-playbook did not finish in {timeout}s:\n{output.decode(errors='replace')}"
+                )
+            ready, _, _ = select.select([master], [], [], 1)
             if not ready:
                 continue
             try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the child closed the terminal
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every process closed the terminal
                 break
             if not chunk:
                 break
             output += chunk
             if answer is not None and not answered and b"Type yes to delete" in output:
                 time.sleep(0.5)
-                os.write(fd, answer.encode() + b"\r")
+                os.write(master, answer.encode() + b"\r")
                 answered = True
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise AssertionError(f"ansible-playbook did not finish in {timeout}s:\n{output.decode(errors='replace')}")
     finally:
-        os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+        os.close(master)
+    return proc.wait(timeout=60), output.decode(errors="replace")
 
 
 def test_terminal_prompt_yes_deletes(cluster, kubeconfig):
