@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# playbooks/prune_pv.yml on the local Kubernetes cluster: volumes released through the real
+# kube-controller-manager, then pruned with and without confirmation, in check mode, with
+# filters, on a terminal and as AWX runs it. Starts the cluster when it is not running and
+# stops it again in that case only. Cold: the cluster build (tests/cluster/build.sh) plus
+# ~5 min; warm (cluster running): ~5 min on 2 busy cores.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+PATH="$(bash scripts/venv.sh)/bin:$PATH"
+export PATH
+state=${MLFLOW_K8S_STATE:-/var/tmp/mlflow-k8s-cluster}
+kubectl=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}/bin/kubectl
+
+started=""
+pid=""
+cleanup() {
+  # SIGINT lets pytest run its fixture teardown, which deletes the objects it created.
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  if [ -n "$started" ]; then bash tests/cluster/stop.sh; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -f "$state/kubeconfig" ] && [ -x "$kubectl" ] &&
+  "$kubectl" --kubeconfig "$state/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
+  KUBECONFIG=$state/kubeconfig
+else
+  started=1
+  KUBECONFIG=$(bash tests/cluster/start.sh)
+fi
+export KUBECONFIG
+python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune "$@" &
+pid=$!
+wait "$pid"
