@@ -81,7 +81,9 @@ class Result:
                               map(int, match.groups()))) if match else None
 
     def __repr__(self):
-        return "rc=%s recap=%s\n%s" % (self.rc, self.recap, self.out[-6000:])
+        start = self.out.find("[ERROR]")
+        shown = self.out[start:start + 4000] if start >= 0 else self.out[-4000:]
+        return "rc=%s recap=%s\n%s" % (self.rc, self.recap, shown)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -14,6 +15,13 @@ BUCKET = "mlflow-artifacts-test"
 def facts(role_vars):
     with open(role_vars["gcp_storage_test_facts_file"]) as handle:
         return json.load(handle)
+
+
+def assert_no_key_on_disk(directory):
+    """The role's private key directory is gone and no file under TMPDIR holds a key."""
+    leftovers = [p for p in directory.rglob("*") if p.name.endswith(".gcp-storage")
+                 or (p.is_file() and "PRIVATE KEY" in p.read_text(errors="replace"))]
+    assert leftovers == []
 
 
 def role_members(policy, role):
@@ -204,12 +212,18 @@ def kube():
     kubeconfig = os.environ.get("K8S_AUTH_KUBECONFIG")
     assert kubeconfig, "key-mode tests need the local cluster: run them through tests/suites/40-gcp-storage.sh"
     from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
 
     api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
     namespaces = []
     yield api, namespaces
     for name in namespaces:
-        api.delete_namespace(name)
+        try:
+            api.delete_namespace(name)
+        except ApiException as exc:
+            # A test that failed before the role created its namespace leaves none to delete.
+            if exc.status != 404:
+                raise
 
 
 def _read_key(api, namespace):
@@ -239,7 +253,7 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
     # Key mode grants no Workload Identity.
     assert "bindings" not in standin.state()["sa_policies"][sa]
     # The key file never stays on the controller.
-    assert list(run_playbook.controller_tmp.iterdir()) == []
+    assert_no_key_on_disk(run_playbook.controller_tmp)
     assert facts(role_vars)["gcp_storage_credentials_secret"] == "gcs-creds"
     assert facts(role_vars)["gcp_storage_credentials_secret_key"] == "gcs.json"
     assert facts(role_vars)["gcp_storage_service_account_annotations"] == {}
@@ -272,7 +286,7 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
     renewed = run_playbook("converge.yml", role_vars)
     assert renewed.rc == 0 and renewed.recap["changed"] >= 1, renewed
     assert _read_key(api, namespace)["private_key_id"] != key["private_key_id"]
-    assert list(run_playbook.controller_tmp.iterdir()) == []
+    assert_no_key_on_disk(run_playbook.controller_tmp)
 
 
 def test_key_mode_refuses_a_key_of_another_account(standin, run_playbook, role_vars, kube):
@@ -285,3 +299,30 @@ def test_key_mode_refuses_a_key_of_another_account(standin, run_playbook, role_v
     result = run_playbook("converge.yml", role_vars)
     assert result.rc != 0 and "Delete the Secret to have a new key created" in result.out, result
     assert len([k for k in standin.state()["keys"].values() if k["email"].startswith("mlflow-other@")]) == 0
+
+
+def test_key_mode_revokes_a_key_that_cannot_be_stored(standin, run_playbook, role_vars, kube):
+    from kubernetes import client
+
+    api, namespaces = kube
+    namespace = "gcs-test-" + uuid.uuid4().hex[:8]
+    namespaces.append(namespace)
+    api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    # The API server's quota admission refuses the Secret once the quota controller has
+    # published the limit.
+    api.create_namespaced_resource_quota(namespace, client.V1ResourceQuota(
+        metadata=client.V1ObjectMeta(name="no-secrets"), spec=client.V1ResourceQuotaSpec(hard={"secrets": "0"})))
+    deadline = time.time() + 60
+    while not (api.read_namespaced_resource_quota("no-secrets", namespace).status.hard or {}):
+        assert time.time() < deadline, "quota controller never published the ResourceQuota status"
+        time.sleep(0.5)
+
+    role_vars.update(gcp_storage_credentials_mode="key", gcp_storage_k8s_namespace=namespace)
+    result = run_playbook("converge.yml", role_vars)
+    assert result.rc != 0 and "the new key was revoked" in result.out, result
+    sa = SA_EMAIL % standin.project
+    assert [k for k in standin.state()["keys"].values() if k["email"] == sa] == []
+    deletes = [r for r in standin.requests() if r["method"] == "DELETE" and "/keys/" in r["path"]]
+    assert len(deletes) == 1
+    assert_no_key_on_disk(run_playbook.controller_tmp)
+    assert "BEGIN PRIVATE KEY" not in result.out
