@@ -106,7 +106,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return None
         return self.fake.tokens.get(token)
 
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):
         parsed = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(parsed.query))
         self.fake.calls.append(("GET", parsed.path))
@@ -130,8 +130,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._send(200, [])
             if parsed.path == "/user/orgs":
                 return self._send(200, [{"login": org} for org in account.orgs])
-            return self._send(200, [{"name": team, "slug": team, "organization": {"login": org}}
-                                    for org, team in account.teams])
+            return self._send(
+                200, [{"name": team, "slug": team, "organization": {"login": org}} for org, team in account.teams]
+            )
         return self._send(404, {"message": "Not Found"})
 
     def _authorize(self, query):
@@ -147,7 +148,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         target = query["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
         return self._send(302, headers={"Location": target})
 
-    def do_POST(self):  # noqa: N802 (http.server API)
+    def do_POST(self):
         parsed = urllib.parse.urlsplit(self.path)
         self.fake.calls.append(("POST", parsed.path))
         if parsed.path != "/login/oauth/access_token":

@@ -42,14 +42,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}
-        headers.update({
-            "Host": self.standin.public_host,
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": self.standin.public_host,
-            "X-Forwarded-Port": "443",
-            "X-Forwarded-For": self.client_address[0],
-            "X-Real-IP": self.client_address[0],
-        })
+        headers.update(
+            {
+                "Host": self.standin.public_host,
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Host": self.standin.public_host,
+                "X-Forwarded-Port": "443",
+                "X-Forwarded-For": self.client_address[0],
+                "X-Real-IP": self.client_address[0],
+            }
+        )
         conn = http.client.HTTPConnection(*self.standin.backend, timeout=300)
         try:
             conn.request(self.command, self.path, body=body, headers=headers)
@@ -66,4 +68,4 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         finally:
             conn.close()
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward

@@ -13,6 +13,7 @@ listen addresses, the database host, and the artifact volume path.
 import base64
 import contextlib
 import dataclasses
+import http.client
 import json
 import os
 import pathlib
@@ -23,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import yaml
 
@@ -47,8 +47,13 @@ TEAM = "ml-platform"
 CLIENT_ID = "Iv1.e2e0000000000001"
 
 ACCOUNTS = [
-    Account("alice", "alice@example.com", orgs=(ORG,), teams=((ORG, TEAM),),
-            extra_emails=(("alice@old.example.org", False, True),)),
+    Account(
+        "alice",
+        "alice@example.com",
+        orgs=(ORG,),
+        teams=((ORG, TEAM),),
+        extra_emails=(("alice@old.example.org", False, True),),
+    ),
     Account("bob", "bob@example.com", orgs=(ORG,), teams=((ORG, TEAM),)),
     Account("carol", "carol@example.com", orgs=(ORG,), teams=((ORG, "finance"),)),
     Account("mallory", "mallory@example.net", orgs=("evil-corp",), teams=(("evil-corp", TEAM),)),
@@ -79,7 +84,7 @@ class Stack:
         for host, base in ((UI_HOST, self.ui_url), (API_HOST, self.api_url)):
             for scheme in ("https://", "http://"):
                 if url.startswith(scheme + host):
-                    return base + url[len(scheme + host):]
+                    return base + url[len(scheme + host) :]
         return url
 
 
@@ -91,7 +96,10 @@ def render(out_dir, extra_vars):
     os.chmod(vars_file, 0o600)
     proc = subprocess.run(
         ["ansible-playbook", str(HERE / "render.yml"), "-e", "@%s" % vars_file],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError("render.yml failed:\n%s\n%s" % (proc.stdout[-4000:], proc.stderr[-2000:]))
@@ -134,28 +142,33 @@ def _replace_flag(args, flag, value):
 def _drop_flag(args, flag):
     out = list(args)
     idx = out.index(flag)
-    del out[idx:idx + 2]
+    del out[idx : idx + 2]
     return out
 
 
 def _secret_data(path):
-    return {d["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in d["data"].items()}
-            for d in _by_kind(path, "Secret")}
+    return {
+        d["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in d["data"].items()}
+        for d in _by_kind(path, "Secret")
+    }
 
 
-def _wait_http(url, proc, timeout, log):
+def _wait_http(port, path, proc, timeout, log):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("process exited with %s:\n%s" % (proc.returncode, log.read_text()[-4000:]))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
         except OSError:
             pass
+        finally:
+            conn.close()
         time.sleep(0.3)
-    raise RuntimeError("%s not ready in %ss:\n%s" % (url, timeout, log.read_text()[-4000:]))
+    raise RuntimeError("127.0.0.1:%d%s not ready in %ss:\n%s" % (port, path, timeout, log.read_text()[-4000:]))
 
 
 def _oauth2_proxy_binary():
@@ -169,13 +182,18 @@ def sso_stack():
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="mlflow-e2e-"))
     os.chmod(workdir, 0o700)
     values = {
-        "mlflow-postgres": {"postgres-password": _generated(), "tracking-password": _generated(),
-                            "auth-password": _generated()},
+        "mlflow-postgres": {
+            "postgres-password": _generated(),
+            "tracking-password": _generated(),
+            "auth-password": _generated(),
+        },
         "mlflow-admin": {"username": "admin", "password": _generated()},
         "mlflow-flask": {"secret-key": _generated(64)},
     }
-    o2p_values = {"mlflow-sso-bridge": {"password": _generated()},
-                  "oauth2-proxy-cookie": {"cookie-secret": _generated()}}
+    o2p_values = {
+        "mlflow-sso-bridge": {"password": _generated()},
+        "oauth2-proxy-cookie": {"cookie-secret": _generated()},
+    }
     client_secret = _generated(40)
     with contextlib.ExitStack() as stack:
         if os.environ.get("MLFLOW_K8S_KEEP_WORKDIR") != "1":
@@ -209,14 +227,27 @@ def sso_stack():
         # PostgreSQL: the init script from the StatefulSet's ConfigMap, with the Secret as env.
         pg_env = _resolve_env(
             _by_kind(rendered / "postgres.yml", "StatefulSet")[0]["spec"]["template"]["spec"]["containers"][0]["env"],
-            values, {})
+            values,
+            {},
+        )
         # Fed on stdin: the rendered directory is private to root, the script runs as postgres.
         init = subprocess.run(
             (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) + ["bash", "-s"],
             input=(rendered / "postgres-init.sh").read_text(),
-            env=dict(os.environ, PGHOST=pg.socket_dir, PGPORT=str(pg.port), **{
-                k: v for k, v in pg_env.items() if k in ("POSTGRES_USER", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_AUTH_PASSWORD")}),
-            capture_output=True, text=True, check=False, cwd="/",
+            env=dict(
+                os.environ,
+                PGHOST=pg.socket_dir,
+                PGPORT=str(pg.port),
+                **{
+                    k: v
+                    for k, v in pg_env.items()
+                    if k in ("POSTGRES_USER", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_AUTH_PASSWORD")
+                },
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
         )
         if init.returncode != 0:
             raise RuntimeError("postgres init script failed: %s" % init.stderr)
@@ -229,8 +260,12 @@ def sso_stack():
         init_c = pod["initContainers"][0]
         init_env = _resolve_env(init_c["env"], secrets_by_name, local)
         upgrade = subprocess.run(
-            [str(venv_bin / init_c["command"][0])] + _expand(init_c["args"], init_env),
-            env=dict(os.environ, **init_env), capture_output=True, text=True, check=False, cwd=workdir,
+            [str(venv_bin / init_c["command"][0]), *_expand(init_c["args"], init_env)],
+            env=dict(os.environ, **init_env),
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=workdir,
         )
         if upgrade.returncode != 0:
             raise RuntimeError("mlflow db upgrade failed:\n%s" % upgrade.stderr[-4000:])
@@ -243,41 +278,60 @@ def sso_stack():
         artifacts = workdir / "artifacts"
         artifacts.mkdir()
         args = _replace_flag(args, "--artifacts-destination", str(artifacts))
-        server = stack.enter_context(mlflow_env.mlflow_server(
-            MLFLOW_VERSION, backend_store_uri=server_env["MLFLOW_BACKEND_STORE_URI"],
-            server_args=args, env=server_env, workers=None,
-        ))
+        server = stack.enter_context(
+            mlflow_env.mlflow_server(
+                MLFLOW_VERSION,
+                backend_store_uri=server_env["MLFLOW_BACKEND_STORE_URI"],
+                server_args=args,
+                env=server_env,
+                workers=None,
+            )
+        )
         api = stack.enter_context(IngressStandin(API_HOST, "127.0.0.1", server.port))
 
         # oauth2-proxy: rendered again now that MLflow's address is known.
         o2p_port = mlflow_env.free_port()
         o2p_dir = workdir / "oauth2-proxy"
         o2p_dir.mkdir()
-        render(o2p_dir, dict(role_vars, oauth2_proxy_upstream_url=server.url,
-                             _oauth2_proxy_bind_address="127.0.0.1:%d" % o2p_port))
+        render(
+            o2p_dir,
+            dict(role_vars, oauth2_proxy_upstream_url=server.url, _oauth2_proxy_bind_address="127.0.0.1:%d" % o2p_port),
+        )
         docs = _docs(o2p_dir / "oauth2-proxy.yml")
-        config_map = [d for d in docs if d["kind"] == "ConfigMap"][0]
-        deployment = [d for d in docs if d["kind"] == "Deployment"][0]
+        config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         mount = container["volumeMounts"][0]["mountPath"]
         for key, text in config_map["data"].items():
             (o2p_dir / key).write_text(text)
-        o2p_secrets = dict(o2p_values, **{"oauth2-proxy-github": {"client-id": CLIENT_ID, "client-secret": client_secret}})
+        o2p_secrets = dict(
+            o2p_values, **{"oauth2-proxy-github": {"client-id": CLIENT_ID, "client-secret": client_secret}}
+        )
         o2p_env = _resolve_env(container["env"], o2p_secrets, {})
         o2p_args = [a.replace(mount, str(o2p_dir)) for a in container["args"]]
         o2p_log = o2p_dir / "oauth2-proxy.log"
         with open(o2p_log, "wb") as log:
             proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                [oauth2_proxy] + o2p_args, env=dict(os.environ, **o2p_env), stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=o2p_dir,
+                [oauth2_proxy, *o2p_args],
+                env=dict(os.environ, **o2p_env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=o2p_dir,
             )
         stack.callback(mlflow_env.kill_group, proc)
-        _wait_http("http://127.0.0.1:%d/ping" % o2p_port, proc, 60, o2p_log)
+        _wait_http(o2p_port, "/ping", proc, 60, o2p_log)
         ui = stack.enter_context(IngressStandin(UI_HOST, "127.0.0.1", o2p_port))
         yield Stack(
-            ui_url=ui.url, api_url=api.url, mlflow_url=server.url, github=github,
+            ui_url=ui.url,
+            api_url=api.url,
+            mlflow_url=server.url,
+            github=github,
             admin_username=values["mlflow-admin"]["username"],
             admin_password=values["mlflow-admin"]["password"],
             bridge_password=o2p_values["mlflow-sso-bridge"]["password"],
-            rendered=rendered, mlflow=server, oauth2_proxy_log=o2p_log,
+            rendered=rendered,
+            mlflow=server,
+            oauth2_proxy_log=o2p_log,
         )

@@ -30,15 +30,20 @@ def stack():
 
 def _admin(stack, method, path, body=None):
     browser = Browser(stack.resolve)
-    resp = browser.request(method, API + path, headers={"Authorization": basic(stack.admin_username, stack.admin_password)},
-                           body=body)
+    resp = browser.request(
+        method, API + path, headers={"Authorization": basic(stack.admin_username, stack.admin_password)}, body=body
+    )
     assert resp.status == 200, "%s %s -> %s %s" % (method, path, resp.status, resp.body[:300])
     return resp.json()
 
 
 def _grant(stack, username, experiment_id, permission="READ"):
-    _admin(stack, "POST", "/api/3.0/mlflow/users/permissions/grant",
-           {"username": username, "resource_type": "experiment", "resource_id": experiment_id, "permission": permission})
+    _admin(
+        stack,
+        "POST",
+        "/api/3.0/mlflow/users/permissions/grant",
+        {"username": username, "resource_type": "experiment", "resource_id": experiment_id, "permission": permission},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +107,13 @@ def test_a_used_authorization_code_cannot_be_replayed(stack, seeded):
     assert not _session_cookie(attacker)
 
 
-@pytest.mark.parametrize(("github_login", "reason"), [
-    ("mallory", "Missing Organization"),  # not a member of the organisation
-    ("carol", "Missing Team"),  # a member, but not of the allowed team
-])
+@pytest.mark.parametrize(
+    ("github_login", "reason"),
+    [
+        ("mallory", "Missing Organization"),  # not a member of the organisation
+        ("carol", "Missing Team"),  # a member, but not of the allowed team
+    ],
+)
 def test_people_outside_the_allowed_org_and_team_are_refused(stack, seeded, github_login, reason):
     browser, resp = login(stack, github_login)
     assert resp.status in (403, 500), (resp.status, browser.history)
@@ -128,21 +136,28 @@ def test_an_authorization_header_from_the_browser_is_not_passed_through(stack, s
     browser, resp = login(stack, "alice")
     assert resp.status == 200
     me = browser.get(UI + "/api/2.0/mlflow/users/current", follow=False, headers=admin_header)
-    assert me.status == 200 and me.json()["user"] == {"id": me.json()["user"]["id"],
-                                                      "username": "alice@example.com", "is_admin": False}
+    assert me.status == 200 and me.json()["user"] == {
+        "id": me.json()["user"]["id"],
+        "username": "alice@example.com",
+        "is_admin": False,
+    }
     assert _visible_experiments(browser, headers=admin_header) == {"e2e-alice-notes", "e2e-team-board"}
 
 
 def test_the_sso_email_with_a_wrong_password_is_refused_on_the_api_host(stack, seeded):
     client = Browser(stack.resolve)
-    wrong = client.request("GET", API + "/api/2.0/mlflow/users/current",
-                           headers={"Authorization": basic("alice@example.com", "not-the-bridge-password")})
+    wrong = client.request(
+        "GET",
+        API + "/api/2.0/mlflow/users/current",
+        headers={"Authorization": basic("alice@example.com", "not-the-bridge-password")},
+    )
     assert wrong.status == 401
     none = client.request("GET", API + "/api/2.0/mlflow/experiments/search?max_results=10")
     assert none.status == 401
     # Control: the same request with the right credentials works, so the 401 above is the password.
-    right = client.request("GET", API + "/api/2.0/mlflow/users/current",
-                           headers={"Authorization": basic(SVC_USER, SVC_PASSWORD)})
+    right = client.request(
+        "GET", API + "/api/2.0/mlflow/users/current", headers={"Authorization": basic(SVC_USER, SVC_PASSWORD)}
+    )
     assert right.status == 200 and right.json()["user"]["username"] == SVC_USER
 
 
@@ -169,10 +184,16 @@ _TRAIN = textwrap.dedent("""
 
 def test_api_user_logs_a_sklearn_run_that_an_sso_reader_sees(stack, seeded):
     python = mlflow_env.venv_python(MLFLOW_VERSION, extra_requirements=("scikit-learn",))
-    env = {"E2E_TRACKING_URI": stack.api_url, "MLFLOW_TRACKING_USERNAME": SVC_USER,
-           "MLFLOW_TRACKING_PASSWORD": SVC_PASSWORD, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-           "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([str(python), "-c", _TRAIN], env=env, capture_output=True, text=True, timeout=600, check=False)
+    env = {
+        "E2E_TRACKING_URI": stack.api_url,
+        "MLFLOW_TRACKING_USERNAME": SVC_USER,
+        "MLFLOW_TRACKING_PASSWORD": SVC_PASSWORD,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "PATH": "/usr/bin:/bin",
+    }
+    proc = subprocess.run(
+        [str(python), "-c", _TRAIN], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["prediction"] in (0, 1, 2)
@@ -189,8 +210,11 @@ def test_api_user_logs_a_sklearn_run_that_an_sso_reader_sees(stack, seeded):
     assert metrics["train_accuracy"] > 0.9
     assert "e2e-iris-training" in _visible_experiments(alice)
     # READ is read-only: alice cannot write to the run through the UI host.
-    write = alice.request("POST", UI + "/api/2.0/mlflow/runs/log-metric",
-                          body={"run_id": result["run_id"], "key": "tampered", "value": 1.0, "timestamp": 0})
+    write = alice.request(
+        "POST",
+        UI + "/api/2.0/mlflow/runs/log-metric",
+        body={"run_id": result["run_id"], "key": "tampered", "value": 1.0, "timestamp": 0},
+    )
     assert write.status == 403
     # bob has no grant on the training experiment and does not see the run.
     bob, _ = login(stack, "bob")

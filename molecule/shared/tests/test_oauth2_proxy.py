@@ -47,11 +47,17 @@ def test_deployment_runs_a_fixed_oauth2_proxy_release(deployment, container):
 
 def test_cookie_and_proxy_flags(container):
     args = container["args"]
-    for expected in ("--alpha-config=/etc/oauth2-proxy/alpha-config.yaml",
-                     "--redirect-url=https://%s/oauth2/callback" % UI_HOST,
-                     "--reverse-proxy=true", "--cookie-secure=true", "--cookie-httponly=true",
-                     "--cookie-name=__Host-mlflow-sso", "--cookie-samesite=lax",
-                     "--cookie-expire=" + LOCAL["oauth2_proxy_cookie_expire"], "--email-domain=*"):
+    for expected in (
+        "--alpha-config=/etc/oauth2-proxy/alpha-config.yaml",
+        "--redirect-url=https://%s/oauth2/callback" % UI_HOST,
+        "--reverse-proxy=true",
+        "--cookie-secure=true",
+        "--cookie-httponly=true",
+        "--cookie-name=__Host-mlflow-sso",
+        "--cookie-samesite=lax",
+        "--cookie-expire=" + LOCAL["oauth2_proxy_cookie_expire"],
+        "--email-domain=*",
+    ):
         assert expected in args
     # Provider, upstream and header flags live in the alpha config; mixing them is an error.
     assert not [a for a in args if a.startswith(("--github-", "--upstream", "--pass-basic-auth", "--provider"))]
@@ -59,25 +65,49 @@ def test_cookie_and_proxy_flags(container):
 
 def test_secrets_reach_the_container_only_through_secret_refs(container):
     env = {e["name"]: e for e in container["env"]}
-    assert set(env) == {"OAUTH2_PROXY_COOKIE_SECRET", "MLFLOW_BRIDGE_PASSWORD", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"}
+    assert set(env) == {
+        "OAUTH2_PROXY_COOKIE_SECRET",
+        "MLFLOW_BRIDGE_PASSWORD",
+        "GITHUB_CLIENT_ID",
+        "GITHUB_CLIENT_SECRET",
+    }
     assert all("value" not in e for e in env.values())
-    assert env["OAUTH2_PROXY_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "oauth2-proxy-cookie", "key": "cookie-secret"}
-    assert env["MLFLOW_BRIDGE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-sso-bridge", "key": "password"}
-    assert env["GITHUB_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "oauth2-proxy-github", "key": "client-secret"}
+    assert env["OAUTH2_PROXY_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "oauth2-proxy-cookie",
+        "key": "cookie-secret",
+    }
+    assert env["MLFLOW_BRIDGE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlflow-sso-bridge",
+        "key": "password",
+    }
+    assert env["GITHUB_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "oauth2-proxy-github",
+        "key": "client-secret",
+    }
 
 
 def test_alpha_config_github_restrictions_and_injected_basic_auth(kube, alpha):
     cfg = yaml.safe_load(alpha)
     (upstream,) = cfg["upstreamConfig"]["upstreams"]
-    assert upstream == {"id": "mlflow", "path": "/", "uri": "http://mlflow.%s.svc.cluster.local:5000" % NS,
-                        "passHostHeader": True}
+    assert upstream == {
+        "id": "mlflow",
+        "path": "/",
+        "uri": "http://mlflow.%s.svc.cluster.local:5000" % NS,
+        "passHostHeader": True,
+    }
     (header,) = cfg["injectRequestHeaders"]
-    assert header == {"name": "Authorization", "preserveRequestValue": False, "values": [
-        {"claimSource": {"claim": "email", "basicAuthPassword": {"fromEnv": "MLFLOW_BRIDGE_PASSWORD"}}}]}
+    assert header == {
+        "name": "Authorization",
+        "preserveRequestValue": False,
+        "values": [{"claimSource": {"claim": "email", "basicAuthPassword": {"fromEnv": "MLFLOW_BRIDGE_PASSWORD"}}}],
+    }
     (provider,) = cfg["providers"]
     assert provider["provider"] == "github"
     assert provider["clientID"] == "${GITHUB_CLIENT_ID}" and provider["clientSecret"] == "${GITHUB_CLIENT_SECRET}"
-    assert provider["githubConfig"] == {"org": LOCAL["oauth2_proxy_github_org"], "team": ",".join(LOCAL["oauth2_proxy_github_teams"])}
+    assert provider["githubConfig"] == {
+        "org": LOCAL["oauth2_proxy_github_org"],
+        "team": ",".join(LOCAL["oauth2_proxy_github_teams"]),
+    }
     assert "read:org" in provider["scope"].split()
     assert cfg["server"]["bindAddress"] == "0.0.0.0:4180"
     # The ConfigMap carries no secret value.
@@ -88,8 +118,14 @@ def test_alpha_config_github_restrictions_and_injected_basic_auth(kube, alpha):
 
 
 def test_github_credentials_secret_and_checksum(kube, deployment, alpha):
-    data = {k: base64.b64decode(v).decode() for k, v in kube("-n", NS, "get", "secret", "oauth2-proxy-github")["data"].items()}
-    assert data == {"client-id": LOCAL["oauth2_proxy_github_client_id"], "client-secret": LOCAL["oauth2_proxy_github_client_secret"]}
+    data = {
+        k: base64.b64decode(v).decode()
+        for k, v in kube("-n", NS, "get", "secret", "oauth2-proxy-github")["data"].items()
+    }
+    assert data == {
+        "client-id": LOCAL["oauth2_proxy_github_client_id"],
+        "client-secret": LOCAL["oauth2_proxy_github_client_secret"],
+    }
     expected = hashlib.sha256((alpha + data["client-id"] + data["client-secret"]).encode()).hexdigest()
     assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"] == expected
 
@@ -106,8 +142,12 @@ def test_probes_and_security_context(deployment, container):
 
 def test_pods_are_ready(kube):
     pods = kube("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=oauth2-proxy")["items"]
-    ready = [p for p in pods if p["metadata"].get("deletionTimestamp") is None and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+    ready = [
+        p
+        for p in pods
+        if p["metadata"].get("deletionTimestamp") is None
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    ]
     assert len(ready) == LOCAL["oauth2_proxy_replicas"]
 
 
@@ -116,13 +156,20 @@ def test_service_pdb_network_policy(kube):
     assert svc["spec"]["ports"] == [{"name": "http", "port": 4180, "protocol": "TCP", "targetPort": "http"}]
     assert kube("-n", NS, "get", "pdb", "oauth2-proxy")["spec"]["maxUnavailable"] == 1
     (rule,) = kube("-n", NS, "get", "networkpolicy", "oauth2-proxy")["spec"]["ingress"]
-    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {
-        "kubernetes.io/metadata.name": LOCAL["oauth2_proxy_ingress_controller_namespace"]}}}]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": LOCAL["oauth2_proxy_ingress_controller_namespace"]}
+            }
+        }
+    ]
 
 
 def test_ui_host_ingress_has_tls_from_the_cluster_issuer(kube):
     ing = kube("-n", NS, "get", "ingress", "oauth2-proxy")
-    issuer = yaml.safe_load((REPO / "inventories/local/group_vars/all/cert_manager.yml").read_text())["cert_manager_cluster_issuer"]
+    issuer = yaml.safe_load((REPO / "inventories/local/group_vars/all/cert_manager.yml").read_text())[
+        "cert_manager_cluster_issuer"
+    ]
     assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == issuer
     assert ing["spec"]["ingressClassName"] == "nginx"
     assert ing["spec"]["tls"] == [{"hosts": [UI_HOST], "secretName": "oauth2-proxy-tls"}]

@@ -77,8 +77,10 @@ def test_postgres_statefulset_runs_the_official_image_as_non_root(kube):
 
 def test_postgres_init_script_creates_both_databases_without_literal_passwords(kube):
     script = kube("-n", NS, "get", "configmap", "mlflow-postgres-init")["data"]["10-mlflow.sh"]
-    for db, user in ((LOCAL["postgres_mlflow_tracking_database"], LOCAL["postgres_mlflow_tracking_user"]),
-                     (LOCAL["postgres_mlflow_auth_database"], LOCAL["postgres_mlflow_auth_user"])):
+    for db, user in (
+        (LOCAL["postgres_mlflow_tracking_database"], LOCAL["postgres_mlflow_tracking_user"]),
+        (LOCAL["postgres_mlflow_auth_database"], LOCAL["postgres_mlflow_auth_user"]),
+    ):
         assert 'CREATE DATABASE "%s" OWNER "%s";' % (db, user) in script
     passwords = _secret(kube, "mlflow-postgres")
     assert all(value not in script for value in passwords.values())
@@ -95,7 +97,13 @@ def test_mlflow_deployment_runs_basic_auth_with_the_pinned_image(deployment, pod
     assert _flag(args, "--artifacts-destination") == "/mlflow/artifacts"
     assert _flag(args, "--workers") == str(LOCAL["postgres_mlflow_workers"])
     hosts = _flag(args, "--allowed-hosts").split(",")
-    for host in (LOCAL["postgres_mlflow_ui_host"], LOCAL["postgres_mlflow_api_host"], FQDN, FQDN + ":5000", "mlflow:5000"):
+    for host in (
+        LOCAL["postgres_mlflow_ui_host"],
+        LOCAL["postgres_mlflow_api_host"],
+        FQDN,
+        FQDN + ":5000",
+        "mlflow:5000",
+    ):
         assert host in hosts
     assert _flag(args, "--cors-allowed-origins") == "https://" + LOCAL["postgres_mlflow_ui_host"]
     # One replica with a ReadWriteOnce artifact volume: Recreate, never two pods on the volume.
@@ -106,7 +114,9 @@ def test_migrations_run_in_an_init_container(pod_spec):
     (init,) = pod_spec["initContainers"]
     assert init["image"] == LOCAL["postgres_mlflow_image"]
     assert init["command"] == ["mlflow"] and init["args"] == ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
-    assert _env(init)["MLFLOW_BACKEND_STORE_URI"] == {"secretKeyRef": {"name": "mlflow-config", "key": "backend-store-uri"}}
+    assert _env(init)["MLFLOW_BACKEND_STORE_URI"] == {
+        "secretKeyRef": {"name": "mlflow-config", "key": "backend-store-uri"}
+    }
 
 
 def test_admin_and_flask_secrets_come_from_the_generated_secrets(server, pod_spec):
@@ -159,8 +169,12 @@ def test_probes_resources_and_security_context(pod_spec, server):
 def test_pods_are_ready(kube):
     for name, count in (("mlflow", LOCAL["postgres_mlflow_replicas"]), ("mlflow-postgres", 1)):
         pods = kube("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=" + name)["items"]
-        ready = [p for p in pods if p["metadata"].get("deletionTimestamp") is None and any(
-            c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+        ready = [
+            p
+            for p in pods
+            if p["metadata"].get("deletionTimestamp") is None
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        ]
         assert len(ready) == count, [p["metadata"]["name"] for p in pods]
 
 
@@ -189,7 +203,11 @@ def test_network_policies_isolate_postgres_and_mlflow(kube):
     ml = kube("-n", NS, "get", "networkpolicy", "mlflow")["spec"]
     (rule,) = ml["ingress"]
     assert rule["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": LOCAL["postgres_mlflow_ingress_controller_namespace"]}}},
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": LOCAL["postgres_mlflow_ingress_controller_namespace"]}
+            }
+        },
         {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "oauth2-proxy"}}},
     ]
     assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
@@ -197,7 +215,9 @@ def test_network_policies_isolate_postgres_and_mlflow(kube):
 
 def test_api_host_ingress_has_tls_from_the_cluster_issuer(kube):
     ing = kube("-n", NS, "get", "ingress", "mlflow-api")
-    issuer = yaml.safe_load((REPO / "inventories/local/group_vars/all/cert_manager.yml").read_text())["cert_manager_cluster_issuer"]
+    issuer = yaml.safe_load((REPO / "inventories/local/group_vars/all/cert_manager.yml").read_text())[
+        "cert_manager_cluster_issuer"
+    ]
     assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == issuer
     assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "512m"
     assert ing["spec"]["ingressClassName"] == "nginx"

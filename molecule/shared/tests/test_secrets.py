@@ -7,6 +7,7 @@ Fixtures from conftest.py: ``kube(*args)`` returns the parsed JSON of ``kubectl 
 import base64
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-NS = yaml.safe_load((REPO / "inventories/local/group_vars/all/postgres_mlflow.yml").read_text())["postgres_mlflow_namespace"]
+NS = yaml.safe_load((REPO / "inventories/local/group_vars/all/postgres_mlflow.yml").read_text())[
+    "postgres_mlflow_namespace"
+]
 KUBECONFIG = os.environ.get("KUBECONFIG", "/var/tmp/mlflow-k8s-cluster/kubeconfig")
 GENERATED = {
     # Secret -> {key: length}
@@ -60,15 +63,26 @@ def _run(tmp_path, *extra):
     playbook.write_text(PLAYBOOK)
     env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, KUBECONFIG=KUBECONFIG, ANSIBLE_NOCOLOR="1")
     return subprocess.run(
-        ["ansible-playbook", "-i", str(REPO / "inventories/local"), str(playbook), *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+        [
+            shutil.which("ansible-playbook") or "ansible-playbook",
+            "-i",
+            str(REPO / "inventories/local"),
+            str(playbook),
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
 
 
 def _recap(output):
     match = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
     assert match, output[-3000:]
-    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), match.groups())}
+    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), match.groups(), strict=False)}
 
 
 def test_generated_values_have_the_required_shape(kube):
@@ -105,12 +119,15 @@ def test_rerun_keeps_every_secret_and_prints_none_at_vvv(kube, tmp_path):
     assert not leaked
 
 
-@pytest.mark.parametrize(("override", "variable"), [
-    ("postgres_mlflow_api_host=https://mlflow-api.example.org", "postgres_mlflow_api_host"),
-    ("postgres_mlflow_artifacts_destination=s3://bucket", "postgres_mlflow_artifacts_destination"),
-    ("oauth2_proxy_github_org=", "oauth2_proxy_github_org"),
-    ("oauth2_proxy_github_client_secret=", "oauth2_proxy_github_client_secret"),
-])
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ("postgres_mlflow_api_host=https://mlflow-api.example.org", "postgres_mlflow_api_host"),
+        ("postgres_mlflow_artifacts_destination=s3://bucket", "postgres_mlflow_artifacts_destination"),
+        ("oauth2_proxy_github_org=", "oauth2_proxy_github_org"),
+        ("oauth2_proxy_github_client_secret=", "oauth2_proxy_github_client_secret"),
+    ],
+)
 def test_bad_input_fails_early_naming_the_variable(kube, tmp_path, override, variable):
     before = kube("-n", NS, "get", "deployment", "mlflow")["metadata"]["resourceVersion"]
     extra = ["-e", override]
