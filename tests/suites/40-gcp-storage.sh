@@ -28,10 +28,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" get --raw /readyz >/dev/null 2>&1; then
+# A cluster that is already up (another suite, a developer) is used as it is and left running.
+if "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" get --raw /readyz >/dev/null 2>&1; then
+  K8S_AUTH_KUBECONFIG=$KUBECONFIG_PATH
+else
   cluster_started=1
+  K8S_AUTH_KUBECONFIG=$(bash tests/cluster/start.sh)
 fi
-K8S_AUTH_KUBECONFIG=$(bash tests/cluster/start.sh)
 export K8S_AUTH_KUBECONFIG
 
 PYTHONPATH="$root/.collections${PYTHONPATH:+:$PYTHONPATH}" \

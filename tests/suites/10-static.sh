@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Static checks: ansible-lint (production profile), yamllint, ruff, argument specs equal to
+# defaults, role READMEs current, changelog fragments valid, ansible-test sanity.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$(bash scripts/venv.sh)/bin:$PATH"
+failed=0
+step() { echo "== static: $1"; shift; if "$@"; then echo "-- ok"; else echo "-- FAILED: $*"; failed=$((failed + 1)); fi; }
+
+step yamllint yamllint --strict .
+step ruff ruff check .
+step "ruff format" ruff format --check .
+step "argument specs = defaults" python tests/static/check_argument_specs.py
+step "role READMEs" python tests/static/role_readme.py --check
+step "changelog fragments" antsibull-changelog lint
+step ansible-lint ansible-lint
+step "ansible-test sanity" bash tests/static/sanity.sh
+echo "static: $((8 - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]

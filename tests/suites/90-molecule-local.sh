@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# molecule `local`: site.yml with inventories/local on the local control plane: converge,
+# idempotence (changed=0), verify (testinfra, check-mode changed=0, no secret in -vvv output).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$(bash scripts/venv.sh)/bin:$PATH"
+bash tests/cluster/build.sh
+molecule test -s local
