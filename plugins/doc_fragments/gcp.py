@@ -15,7 +15,8 @@ options:
   auth_kind:
     description:
       - The type of credential used.
-      - V(application) uses Application Default Credentials (C(GOOGLE_APPLICATION_CREDENTIALS), gcloud, metadata server).
+      - V(application) uses Application Default Credentials (C(GOOGLE_APPLICATION_CREDENTIALS), gcloud,
+        metadata server).
     type: str
     required: true
     choices: [application, serviceaccount, accesstoken, machineaccount]

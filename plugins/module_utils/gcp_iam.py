@@ -110,8 +110,7 @@ def build_credentials(params):
     if params.get("access_token") and kind != "accesstoken":
         raise ValueError("access_token requires auth_kind=accesstoken")
     if kind == "application":
-        credentials, dummy = google.auth.default(scopes=scopes)
-        return credentials
+        return google.auth.default(scopes=scopes)[0]
     if kind == "serviceaccount":
         if params.get("service_account_file"):
             path = os.path.realpath(os.path.expanduser(params["service_account_file"]))
@@ -150,7 +149,7 @@ class GcpClient:
         try:
             response = self.session.request(method, url, params=params, json=body, timeout=60)
         except (requests.exceptions.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
-            raise GcpApiError(None, "%s %s failed: %s" % (method, url.split("?")[0], exc))
+            raise GcpApiError(None, "%s %s failed: %s" % (method, url.split("?")[0], exc)) from exc
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.text)
         return response.json() if response.content else {}

@@ -129,6 +129,7 @@ resource:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.gcp_iam import (
     GCP_AUTH_MUTUALLY_EXCLUSIVE,
     BucketPolicy,
@@ -188,7 +189,7 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=GCP_AUTH_MUTUALLY_EXCLUSIVE + [["bucket", "service_account"]],
+        mutually_exclusive=[*GCP_AUTH_MUTUALLY_EXCLUSIVE, ["bucket", "service_account"]],
         required_one_of=[["bucket", "service_account"]],
         supports_check_mode=True,
     )

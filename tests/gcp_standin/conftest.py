@@ -78,7 +78,7 @@ class Result:
         self.out = proc.stdout
         match = RECAP.search(proc.stdout)
         self.recap = dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
-                              map(int, match.groups()))) if match else None
+                              map(int, match.groups()), strict=True)) if match else None
 
     def __repr__(self):
         start = self.out.find("[ERROR]")

@@ -32,4 +32,5 @@ _STATUS = {
 
 
 def platform_error(code, message, status=None):
-    return ApiError(code, {"error": {"code": code, "message": message, "status": status or _STATUS.get(code, "UNKNOWN")}})
+    status = status or _STATUS.get(code, "UNKNOWN")
+    return ApiError(code, {"error": {"code": code, "message": message, "status": status}})

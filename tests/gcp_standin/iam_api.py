@@ -41,7 +41,7 @@ class IamApi:
             if method == "GET":
                 return 200, {"accounts": list(self.state.service_accounts.values())}
             return None
-        account, dummy, verb = parts[3].partition(":")
+        account, verb = [*parts[3].split(":", 1), ""][:2]
         if verb:
             if method != "POST" or len(parts) != 4:
                 return None
@@ -93,7 +93,8 @@ class IamApi:
         email = "%s@%s.iam.gserviceaccount.com" % (account_id, self.state.project_id)
         if email in self.state.service_accounts:
             raise platform_error(
-                409, "Service account %s already exists within project projects/%s." % (account_id, self.state.project_id),
+                409,
+                "Service account %s already exists within project projects/%s." % (account_id, self.state.project_id),
             )
         return 200, self.add_account(account_id, (body.get("serviceAccount") or {}).get("displayName"))
 
@@ -163,7 +164,8 @@ class IamApi:
         if key_type != "TYPE_GOOGLE_CREDENTIALS_FILE" or algorithm not in ("KEY_ALG_RSA_2048", "KEY_ALG_RSA_1024"):
             raise platform_error(400, "Request contains an invalid argument.")
         key_file, meta = self.issue_key(account, algorithm)
-        meta = dict(meta, privateKeyType=key_type, privateKeyData=base64.b64encode(json.dumps(key_file).encode()).decode())
+        data = base64.b64encode(json.dumps(key_file).encode()).decode()
+        meta = dict(meta, privateKeyType=key_type, privateKeyData=data)
         return 200, meta
 
     def issue_key(self, account, algorithm="KEY_ALG_RSA_2048"):

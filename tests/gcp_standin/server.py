@@ -22,12 +22,12 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from errors import ApiError, platform_error  # noqa: E402
-from iam_api import IamApi  # noqa: E402
-from oauth import OAuthError, authenticate, token_endpoint  # noqa: E402
-from state import State  # noqa: E402
-from storage_api import StorageApi  # noqa: E402
-from tls import create_ca_and_leaf  # noqa: E402
+from errors import ApiError, platform_error
+from iam_api import IamApi
+from oauth import OAuthError, authenticate, token_endpoint
+from state import State
+from storage_api import StorageApi
+from tls import create_ca_and_leaf
 
 OAUTH_HOST = "oauth2.googleapis.com"
 
@@ -39,7 +39,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     server_version = "ESF"
     sys_version = ""
 
-    def log_message(self, format, *args):  # noqa: A002 - signature fixed by http.server
+    def log_message(self, format, *args):
         pass
 
     def _send(self, code, body, content_type="application/json; charset=UTF-8"):
@@ -91,12 +91,12 @@ class ApiHandler(BaseHTTPRequestHandler):
 class ProxyHandler(BaseHTTPRequestHandler):
     """CONNECT-only proxy: intercepts Google's API hosts, refuses everything else."""
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
     def do_CONNECT(self):
-        host, dummy, port = self.path.rpartition(":")
-        if host not in self.server.apis and host != OAUTH_HOST or port != "443":
+        host, port = self.path.rsplit(":", 1) if ":" in self.path else (self.path, "")
+        if (host not in self.server.apis and host != OAUTH_HOST) or port != "443":
             self.send_error(403, "gcp stand-in intercepts only Google API hosts")
             return
         self.send_response(200, "Connection established")
@@ -120,7 +120,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 class ControlHandler(BaseHTTPRequestHandler):
     """Test-only view of the stand-in, on its own port: never reachable through the proxy."""
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
     def _reply(self, code, body):
@@ -174,7 +174,7 @@ def main():
     tls_context, ca_path = create_ca_and_leaf(args.state_dir, [StorageApi.host, IamApi.host, OAUTH_HOST])
 
     deployer = apis[IamApi.host].add_account(args.deployer_account, "Ansible deployer (tests)")
-    key_file, dummy = apis[IamApi.host].issue_key(deployer)
+    key_file = apis[IamApi.host].issue_key(deployer)[0]
     deployer_key = args.state_dir / "deployer.json"
     deployer_key.touch(mode=0o600)
     deployer_key.write_text(json.dumps(key_file))

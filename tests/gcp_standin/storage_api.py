@@ -114,6 +114,7 @@ class StorageApi:
             )
         self._check_fields(body, None)
         now = _ts(_now())
+        location = (body.get("location") or "US").upper()
         bucket = {
             "kind": "storage#bucket",
             "selfLink": "https://www.googleapis.com/storage/v1/b/" + name,
@@ -122,8 +123,8 @@ class StorageApi:
             "projectNumber": str(self.state.project_number),
             "generation": str(random.randint(10**15, 10**16 - 1)),
             "metageneration": "1",
-            "location": (body.get("location") or "US").upper(),
-            "locationType": "multi-region" if (body.get("location") or "US").upper() in ("US", "EU", "ASIA") else "region",
+            "location": location,
+            "locationType": "multi-region" if location in ("US", "EU", "ASIA") else "region",
             "storageClass": "STANDARD",
             "etag": "CAE=",
             "timeCreated": now,

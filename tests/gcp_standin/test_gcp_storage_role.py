@@ -290,7 +290,7 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
 
 
 def test_key_mode_refuses_a_key_of_another_account(standin, run_playbook, role_vars, kube):
-    api, namespaces = kube
+    namespaces = kube[1]
     namespace = "gcs-test-" + uuid.uuid4().hex[:8]
     namespaces.append(namespace)
     role_vars.update(gcp_storage_credentials_mode="key", gcp_storage_k8s_namespace=namespace)

@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils import gcp_iam
 from ansible_collections.mlflow_k8s.platform.plugins.modules import gcp_iam_member
 
@@ -94,7 +95,8 @@ class TestValidation:
     def test_members_accepted(self, member):
         assert gcp_iam.member_problem(member) is None
 
-    @pytest.mark.parametrize("member", ["", "mlflow@p.iam.gserviceaccount.com", "serviceaccount:x@y", "user:", "bogus:x"])
+    @pytest.mark.parametrize(
+        "member", ["", "mlflow@p.iam.gserviceaccount.com", "serviceaccount:x@y", "user:", "bogus:x"])
     def test_members_rejected(self, member):
         assert "member" in gcp_iam.member_problem(member)
 
@@ -110,7 +112,8 @@ class TestValidation:
 class TestErrors:
     def test_storage_error_shape(self):
         err = gcp_iam.error_from_response(
-            412, '{"error": {"code": 412, "message": "Precondition Failed", "errors": [{"reason": "conditionNotMet"}]}}')
+            412,
+            '{"error": {"code": 412, "message": "Precondition Failed", "errors": [{"reason": "conditionNotMet"}]}}')
         assert (err.status, err.message, err.reason) == (412, "Precondition Failed", "conditionNotMet")
 
     def test_platform_error_shape(self):
@@ -183,7 +186,8 @@ class FakeResource:
         if self.racers:
             self.racers -= 1
             self.counter += 1
-            self.stored["bindings"].append({"role": "roles/viewer", "members": ["user:racer%d@example.com" % self.counter]})
+            racer = "user:racer%d@example.com" % self.counter
+            self.stored["bindings"].append({"role": "roles/viewer", "members": [racer]})
             self.stored["etag"] = "race%d" % self.counter
         if new.get("etag") != self.stored["etag"]:
             raise gcp_iam.GcpApiError(412, "Precondition Failed", "conditionNotMet")
