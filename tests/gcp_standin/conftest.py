@@ -111,7 +111,7 @@ def run_playbook(tmp_path, standin):
                    ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="false")
         proc = subprocess.run(
             ["ansible-playbook", str(HERE / "playbooks" / playbook), "-e", "@%s" % vars_file, *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False,
         )
         return Result(proc)
 
