@@ -26,10 +26,11 @@ ACME_SERVERS = {
 
 def _kubectl_may_fail(*args, stdin=""):
     """Run kubectl where a non-zero exit is the expected outcome (the kube fixture expects success)."""
-    cache = os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s")
-    kubeconfig = os.environ.get("KUBECONFIG", "/var/tmp/mlflow-k8s-cluster/kubeconfig")
+    cache = Path(os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s"))
+    state = Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s-cluster"))
+    kubeconfig = os.environ.get("KUBECONFIG", str(state / "kubeconfig"))
     return subprocess.run(
-        [f"{cache}/bin/kubectl", "--kubeconfig", kubeconfig, *args],
+        [str(cache / "bin/kubectl"), "--kubeconfig", kubeconfig, *args],
         input=stdin,
         capture_output=True,
         text=True,
