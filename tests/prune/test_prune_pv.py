@@ -138,13 +138,13 @@ def test_minimum_age(cluster, play):
     old = Volume(cluster.pv_name("age-old"), cls, cluster.namespaces[1], release=True)
     cluster.create([old])
     created = time.monotonic()
+    filters = {"prune_pv_storage_classes": [cls], "prune_pv_claim_namespaces": [cluster.namespaces[1]]}
+    assert play(filters | {"prune_pv_min_age": "1d"}).listed_names() == set()
     while time.monotonic() - created < 45:
         time.sleep(1)
     young = Volume(cluster.pv_name("age-young"), cls, cluster.namespaces[1], release=True)
     cluster.create([young])
     # old is >= 45 s old, young a few seconds: 30s separates them with a wide margin both ways.
-    filters = {"prune_pv_storage_classes": [cls], "prune_pv_claim_namespaces": [cluster.namespaces[1]]}
-    assert play(filters | {"prune_pv_min_age": "1d"}).listed_names() == set()
     result = play(filters | {"prune_pv_min_age": "30s", "prune_pv_confirm": True})
     assert result.rc == 0, result.stdout + result.stderr
     assert result.listed_names() == {old.name}
