@@ -28,6 +28,7 @@ def context(tmp_path_factory):
         cwd=REPO,
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
@@ -87,6 +88,7 @@ def test_collection_metadata_introspects(tmp_path):
         ],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     pip_lines = pip_out.read_text()

@@ -238,6 +238,7 @@ def play(kubeconfig):
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            check=False,
             timeout=600,
         )
         try:

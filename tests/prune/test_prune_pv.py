@@ -333,7 +333,7 @@ def _on_terminal(kubeconfig: str, extra: list[str], answer: str | None, timeout:
                 raise AssertionError(
                     f"ansible-playbook did not finish in {timeout}s:\n{output.decode(errors='replace')}"
                 )
-            ready, _, _ = select.select([master], [], [], 1)
+            ready = select.select([master], [], [], 1)[0]
             if not ready:
                 continue
             try:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Keep the variable table of each role README equal to the role's meta/argument_specs.yml.
 
     python tests/static/role_readme.py --check [ROLE_DIR ...]   # exit 1 naming each stale README
@@ -129,7 +128,7 @@ def regenerate(readme_text: str, block: str) -> str:
     if readme_text.index(END) < readme_text.index(BEGIN):
         raise SpecError("END marker before BEGIN marker")
     head, rest = readme_text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    tail = rest.split(END, 1)[1]
     return f"{head}{BEGIN}\n{block}\n{END}{tail}"
 
 
