@@ -19,6 +19,9 @@ USERS = [
 ]
 
 ZOE, SPACE, PERCENT, QUOTE, LONG, ADMIN2 = (u[0] for u in USERS)
+USERNAMES = [u[0] for u in USERS]
+# Every login of the legacy server, the Bitnami admin included.
+PASSWORDS = dict([ADMIN] + [(u[0], u[1]) for u in USERS])
 
 EXPERIMENTS = {
     # key: (name, created by)

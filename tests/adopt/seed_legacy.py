@@ -56,7 +56,7 @@ def main(url, workdir):
     # Content-Disposition header such a download needs, so the old server could not serve it.
     (art_dir / "notes" / "readme notes.txt").write_text("adoption test — ünïcødé\nline 2\n", encoding="utf-8")
     rng = random.Random(20251126)
-    (art_dir / "model" / "weights.bin").write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+    (art_dir / "model" / "weights.bin").write_bytes(rng.randbytes(4096))
     client.log_artifacts(rid, str(art_dir))
     client.set_terminated(rid, "FINISHED", end_time=base_ts + 60_000)
 
@@ -78,9 +78,8 @@ def main(url, workdir):
     client.create_registered_model(dataset.MODELS[1])
 
     # A plain user creates an experiment: the server grants its creator MANAGE.
-    space_password = next(p for u, p, _ in dataset.USERS if u == dataset.SPACE)
     os.environ["MLFLOW_TRACKING_USERNAME"] = dataset.SPACE
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = space_password
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = dataset.PASSWORDS[dataset.SPACE]
     exp["by_user"] = client.create_experiment(dataset.EXPERIMENTS["by_user"][0])
     run = client.create_run(exp["by_user"], run_name="user run")
     run_ids["by_user"] = run.info.run_id

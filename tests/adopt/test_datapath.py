@@ -208,7 +208,7 @@ def test_legacy_server_held_the_test_data(adoption):
     assert set(baseline["artifacts"]) == {"notes/readme notes.txt", "model/weights.bin"}
     assert set(before["models"]) == set(dataset.MODELS)
     assert len(adoption.grants) >= len(dataset.EXPERIMENT_GRANTS) + len(dataset.MODEL_GRANTS)
-    assert set(adoption.users) == {dataset.ADMIN[0]} | {u for u, _, _ in dataset.USERS}
+    assert set(adoption.users) == {dataset.ADMIN[0]} | set(dataset.USERNAMES)
 
 
 def test_tracking_data_served_unchanged(adoption):
@@ -220,9 +220,9 @@ def test_tracking_data_served_unchanged(adoption):
         assert after["runs"][run_id] == run, run_id
 
 
-@pytest.mark.parametrize("user", [dataset.ADMIN[0]] + [u for u, _, _ in dataset.USERS])
+@pytest.mark.parametrize("user", sorted(dataset.PASSWORDS))
 def test_user_logs_in_with_old_password(adoption, user):
-    password = dict([dataset.ADMIN] + [(u, p) for u, p, _ in dataset.USERS])[user]
+    password = dataset.PASSWORDS[user]
     assert adoption.admin.as_user(user, password).can_log_in()
     assert not adoption.admin.as_user(user, password + "x").can_log_in()
 
@@ -280,7 +280,7 @@ def test_direct_grants_are_listed_per_user(adoption):
 
 def test_permissions_are_enforced(adoption):
     exp_id = next(e for e, v in adoption.before["experiments"].items() if v["name"] == dataset.EXPERIMENTS["main"][0])
-    passwords = {u: p for u, p, _ in dataset.USERS}
+    passwords = dataset.PASSWORDS
     zoe = adoption.admin.as_user(dataset.ZOE, passwords[dataset.ZOE])
     assert zoe.get("/api/2.0/mlflow/experiments/get", experiment_id=exp_id)["experiment"]["experiment_id"] == exp_id
     with pytest.raises(mlflow_rest.HttpError) as denied:

@@ -73,7 +73,7 @@ class Env:
             )
         _apply(
             self.old_ns,
-            "bitnami-release.yaml",
+            "bitnami-release.yaml.tpl",
             {
                 "release": RELEASE,
                 "db_password": self.db_password,
@@ -85,7 +85,7 @@ class Env:
         )
         _apply(
             self.new_ns,
-            "new-deployment.yaml",
+            "new-deployment.yaml.tpl",
             {
                 "pg_superuser_password": "pg",
                 "tracking_password": "trk",

@@ -78,8 +78,10 @@ set_comment() {
 restore_one() {
   local kind=$1 db=$2 tables comment
   export PGUSER=$3 PGPASSWORD=$4
-  [ -s "$DUMP_DIR/$kind.dump" ] && [ -f "$DUMP_DIR/$kind.counts" ] || {
-    log "no finished $kind dump in $DUMP_DIR"; exit 3; }
+  if [ ! -s "$DUMP_DIR/$kind.dump" ] || [ ! -f "$DUMP_DIR/$kind.counts" ]; then
+    log "no finished $kind dump in $DUMP_DIR"
+    exit 3
+  fi
   tables=$(q "$db" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
   comment=$(q "$db" -c "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = current_database()")
   if [ "$comment" = "$marker: migrated" ] && [ "$replace" != true ]; then
