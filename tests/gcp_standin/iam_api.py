@@ -28,8 +28,10 @@ class IamApi:
     def __init__(self, state):
         self.state = state
 
-    def route(self, method, parts, query, body):
+    def route(self, method, parts, query, body, caller):
         """parts: path split after /v1."""
+        if caller not in self.state.project_owners:
+            raise platform_error(403, "Permission 'iam.serviceAccounts.get' denied on resource (or it may not exist).")
         if len(parts) < 3 or parts[0] != "projects" or parts[2] != "serviceAccounts":
             return None
         project = parts[1]

@@ -18,7 +18,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,7 +43,10 @@ class ApiHandler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, code, body, content_type="application/json; charset=UTF-8"):
-        data = b"" if body is None else json.dumps(body, indent=2).encode()
+        if isinstance(body, bytes):
+            data, content_type = body, "application/octet-stream"
+        else:
+            data = b"" if body is None else json.dumps(body, indent=2).encode()
         self.send_response(code)
         if body is not None:
             self.send_header("Content-Type", content_type)
@@ -70,7 +73,13 @@ class ApiHandler(BaseHTTPRequestHandler):
                 api = self.server.apis.get(host)
                 if api is None:
                     raise platform_error(404, "Unknown host %s" % host)
-                authenticate(state, self.headers.get("Authorization", ""), api)
+                caller = authenticate(state, self.headers.get("Authorization", ""), api)
+                upload = "/upload/storage/v1/"
+                if host == StorageApi.host and url.path.startswith(upload) and self.command == "POST":
+                    result = api.upload(caller, [unquote(p) for p in url.path[len(upload):].split("/")], query, raw)
+                    if result is None:
+                        raise platform_error(501, "gcp stand-in does not implement this upload")
+                    return self._send(*result)
                 try:
                     body = json.loads(raw) if raw else {}
                 except ValueError as exc:
@@ -78,7 +87,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 prefix = "/storage/v1/" if host == StorageApi.host else "/v1/"
                 result = None
                 if url.path.startswith(prefix):
-                    result = api.route(self.command, url.path[len(prefix):].split("/"), query, body)
+                    parts = [unquote(p) for p in url.path[len(prefix):].split("/")]
+                    result = api.route(self.command, parts, query, body, caller)
                 if result is None:
                     raise platform_error(501, "gcp stand-in does not implement %s %s" % (self.command, url.path))
                 return self._send(*result)
@@ -174,6 +184,7 @@ def main():
     tls_context, ca_path = create_ca_and_leaf(args.state_dir, [StorageApi.host, IamApi.host, OAUTH_HOST])
 
     deployer = apis[IamApi.host].add_account(args.deployer_account, "Ansible deployer (tests)")
+    state.project_owners.add(deployer["email"])
     key_file = apis[IamApi.host].issue_key(deployer)[0]
     deployer_key = args.state_dir / "deployer.json"
     deployer_key.touch(mode=0o600)

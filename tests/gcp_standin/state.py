@@ -41,6 +41,12 @@ class State:
         self.service_accounts = {}
         self.sa_policies = {}
         self.keys = {}  # key id -> dict(email, public_key, json metadata)
+        # Accounts holding roles/owner on the project (the deployer): they may manage buckets,
+        # service accounts and IAM. Everyone else gets only what bucket policies grant.
+        self.project_owners = set()
+        self.objects = {}  # (bucket, name) -> bytes
+        # Bucket names are global: these exist in someone else's project.
+        self.foreign_buckets = {"mlflow-artifacts-taken"}
         self.tokens = {}  # access token -> dict(email, scopes, expires)
         self.requests = []  # (method, host, path) of every API call, for tests
         self.faults = []  # queued injected failures, e.g. {"op": "setIamPolicy", "code": 409}

@@ -13,6 +13,15 @@ _ACTIONS = {"Delete", "SetStorageClass", "AbortIncompleteMultipartUpload"}
 _CLASSES = {"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL", "REGIONAL",
             "DURABLE_REDUCED_AVAILABILITY"}
 _PUBLIC = {"allUsers", "allAuthenticatedUsers"}
+# Object permissions of the predefined roles a bucket policy can grant (subset used here).
+_ROLE_PERMISSIONS = {
+    "roles/storage.objectAdmin": {"storage.objects.create", "storage.objects.get", "storage.objects.list",
+                                  "storage.objects.delete", "storage.objects.update"},
+    "roles/storage.objectUser": {"storage.objects.create", "storage.objects.get", "storage.objects.list",
+                                 "storage.objects.delete", "storage.objects.update"},
+    "roles/storage.objectCreator": {"storage.objects.create"},
+    "roles/storage.objectViewer": {"storage.objects.get", "storage.objects.list"},
+}
 
 
 def _now():
@@ -34,8 +43,62 @@ class StorageApi:
     def __init__(self, state):
         self.state = state
 
-    def route(self, method, parts, query, body):
+    def _require(self, caller, bucket, permission):
+        if caller in self.state.project_owners:
+            return
+        policy = self.state.bucket_policies.get(bucket)
+        granted = set()
+        principals = {"serviceAccount:" + caller, "user:" + caller}
+        for binding in policy.bindings if policy else []:
+            if not binding.get("condition") and principals & set(binding["members"]):
+                granted |= _ROLE_PERMISSIONS.get(binding["role"], set())
+        if permission not in granted:
+            raise storage_error(
+                403, "forbidden",
+                "%s does not have %s access to the Google Cloud Storage bucket. Permission '%s' denied on resource "
+                "(or it may not exist)." % (caller, permission, permission),
+            )
+
+    def upload(self, caller, parts, query, raw):
+        """Simple media upload: POST /upload/storage/v1/b/{bucket}/o?uploadType=media&name=..."""
+        if len(parts) != 3 or parts[0] != "b" or parts[2] != "o" or query.get("uploadType") != "media":
+            return None
+        self._require(caller, parts[1], "storage.objects.create")
+        self._bucket(parts[1])
+        name = query.get("name")
+        if not name:
+            raise storage_error(400, "required", "Required")
+        self.state.objects[(parts[1], name)] = raw
+        return 200, {"kind": "storage#object", "bucket": parts[1], "name": name, "size": str(len(raw))}
+
+    def route(self, method, parts, query, body, caller):
         """parts: path split after /storage/v1."""
+        if len(parts) == 4 and parts[0] == "b" and parts[2] == "o" and method == "GET":
+            self._require(caller, parts[1], "storage.objects.get")
+            data = self.state.objects.get((parts[1], parts[3]))
+            if data is None:
+                raise storage_error(404, "notFound", "No such object: %s/%s" % (parts[1], parts[3]))
+            if query.get("alt") == "media":
+                return 200, data
+            return 200, {"kind": "storage#object", "bucket": parts[1], "name": parts[3], "size": str(len(data))}
+        bucket = parts[1] if len(parts) > 1 else body.get("name", "")
+        if bucket in self.state.foreign_buckets:
+            if parts == ["b"]:
+                raise storage_error(
+                    409, "conflict",
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the "
+                    "system. Please select a different name and try again.",
+                )
+            caller_owns = False
+        else:
+            caller_owns = caller in self.state.project_owners
+        if not caller_owns:
+            permission = "storage.buckets.getIamPolicy" if parts[-1] == "iam" else "storage.buckets.get"
+            raise storage_error(
+                403, "forbidden",
+                "%s does not have %s access to the Google Cloud Storage bucket %s. Permission '%s' denied on "
+                "resource (or it may not exist)." % (caller, permission, bucket, permission),
+            )
         if parts == ["b"] and method == "POST":
             return self.insert(query, body)
         if len(parts) == 2 and parts[0] == "b":

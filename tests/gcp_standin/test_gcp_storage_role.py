@@ -262,13 +262,26 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
     from google.auth.transport.requests import Request
     from google.oauth2 import service_account
 
+    # With the grant on the bucket it can write and read objects there, as MLflow does, but
+    # not read the bucket's metadata or IAM policy (objectAdmin, not storage.admin).
     session = standin.session()
     creds = service_account.Credentials.from_service_account_info(
         key, scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
     creds.refresh(Request(session))
-    answer = session.get("https://storage.googleapis.com/storage/v1/b/%s" % BUCKET,
-                         headers={"Authorization": "Bearer " + creds.token}, timeout=30)
-    assert answer.status_code == 200 and answer.json()["name"] == BUCKET
+    auth = {"Authorization": "Bearer " + creds.token}
+    upload = session.post("https://storage.googleapis.com/upload/storage/v1/b/%s/o" % BUCKET,
+                          params={"uploadType": "media", "name": "mlflow/0/run/artifacts/model.pkl"},
+                          data=b"model bytes", headers=auth, timeout=30)
+    assert upload.status_code == 200, upload.text
+    download = session.get("https://storage.googleapis.com/storage/v1/b/%s/o/%s" % (
+        BUCKET, "mlflow%2F0%2Frun%2Fartifacts%2Fmodel.pkl"), params={"alt": "media"}, headers=auth, timeout=30)
+    assert download.status_code == 200 and download.content == b"model bytes"
+    for path in ("b/%s" % BUCKET, "b/%s/iam" % BUCKET):
+        denied = session.get("https://storage.googleapis.com/storage/v1/" + path, headers=auth, timeout=30)
+        assert denied.status_code == 403, (path, denied.text)
+    other = session.get("https://storage.googleapis.com/storage/v1/b/%s/o/%s" % ("other-bucket", "x"),
+                        headers=auth, timeout=30)
+    assert other.status_code == 403
 
     standin.clear_requests()
     second = run_playbook("converge.yml", role_vars)
@@ -326,3 +339,13 @@ def test_key_mode_revokes_a_key_that_cannot_be_stored(standin, run_playbook, rol
     assert len(deletes) == 1
     assert_no_key_on_disk(run_playbook.controller_tmp)
     assert "BEGIN PRIVATE KEY" not in result.out
+
+
+def test_bucket_name_taken_by_another_project_fails_with_googles_message(standin, run_playbook, role_vars):
+    role_vars["gcp_storage_bucket_name"] = "mlflow-artifacts-taken"
+    result = run_playbook("converge.yml", role_vars)
+    assert result.rc != 0, result
+    assert "does not have storage.buckets.get access" in result.out, result
+    # Nothing after the bucket task ran.
+    assert SA_EMAIL % standin.project not in standin.state()["service_accounts"]
+    assert standin.writes() == []
