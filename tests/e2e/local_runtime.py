@@ -24,6 +24,7 @@ import base64
 import contextlib
 import hashlib
 import http.client
+import importlib
 import json
 import os
 import pathlib
@@ -39,7 +40,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lib"))
 
-import mlflow_env  # noqa: E402
+mlflow_env = importlib.import_module("mlflow_env")
 
 # The image pins 3.18.0; the package index reachable here lacks its mlflow-skinny/-tracing.
 MLFLOW_VERSION = os.environ.get("MLFLOW_K8S_E2E_MLFLOW_VERSION", "3.17.2")
@@ -170,7 +171,11 @@ class Runtime:
         auth_volume = next(v for v in dep["volumes"] if v["name"] == "auth-config")
         ini_key = auth_volume["secret"]["items"][0]["key"]
         ini = self.cluster.secret(auth_volume["secret"]["secretName"])[ini_key]
+        # The database lives as long as the StatefulSet's volume claim: a new claim (a new
+        # cluster, or a deleted namespace) means an empty data directory, as in the cluster.
+        claim = "%s-%s-0" % (sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], sts["metadata"]["name"])
         desc = {
+            "pg_volume": self.cluster.get("persistentvolumeclaim", claim)["metadata"]["uid"],
             "pg_host": "%s.%s.svc.cluster.local" % (sts["spec"]["serviceName"], ns),
             "pg_env": self.cluster.env(pg),
             "init_scripts": scripts,
@@ -221,7 +226,12 @@ class Runtime:
         pgroot = self.dir / "postgres"
         data, sock = pgroot / "data", pgroot / "run"
         entry = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
-        fresh = not (data / "PG_VERSION").exists()
+        volume_marker = pgroot / "volume-uid"
+        fresh = (
+            not (data / "PG_VERSION").exists()
+            or not volume_marker.exists()
+            or (volume_marker.read_text() != desc["pg_volume"])
+        )
         if fresh:
             shutil.rmtree(pgroot, ignore_errors=True)
             data.mkdir(parents=True)
@@ -231,16 +241,43 @@ class Runtime:
                     os.chown(path, entry.pw_uid, entry.pw_gid)
             os.chmod(data, 0o700)
             subprocess.run(
-                _as_postgres([PG_BIN + "/initdb", "-D", str(data), "-U", "postgres", "-E", "UTF8", "--locale=C",
-                              "--auth-local=trust", "--auth-host=scram-sha-256"]),
-                check=True, capture_output=True,
+                _as_postgres(
+                    [
+                        PG_BIN + "/initdb",
+                        "-D",
+                        str(data),
+                        "-U",
+                        "postgres",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
             )
         port = _free_port()
         with open(self.dir / "postgres.log", "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603
-                _as_postgres([PG_BIN + "/postgres", "-D", str(data), "-c", "listen_addresses=127.0.0.1",
-                              "-c", "port=%d" % port, "-c", "unix_socket_directories=%s" % sock]),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            proc = subprocess.Popen(
+                _as_postgres(
+                    [
+                        PG_BIN + "/postgres",
+                        "-D",
+                        str(data),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        "port=%d" % port,
+                        "-c",
+                        "unix_socket_directories=%s" % sock,
+                    ]
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 60
         while subprocess.run([PG_BIN + "/pg_isready", "-q", "-h", str(sock), "-p", str(port)], check=False).returncode:
@@ -251,10 +288,18 @@ class Runtime:
             # As the image's entrypoint does on an empty data directory: run the init scripts.
             env = dict(os.environ, PGHOST=str(sock), PGPORT=str(port), **desc["pg_env"])
             for name in sorted(desc["init_scripts"]):
-                run = subprocess.run(_as_postgres(["bash", "-s"]), input=desc["init_scripts"][name], env=env,
-                                     capture_output=True, text=True, check=False, cwd="/")
+                run = subprocess.run(
+                    _as_postgres(["bash", "-s"]),
+                    input=desc["init_scripts"][name],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    cwd="/",
+                )
                 if run.returncode != 0:
                     raise SystemExit("local_runtime: init script %s failed: %s" % (name, run.stderr.strip()))
+            volume_marker.write_text(desc["pg_volume"])
         return port, proc.pid
 
     def _local_uri(self, uri, desc, pg_port):
@@ -268,15 +313,18 @@ class Runtime:
         local = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "HOME": str(self.dir)}
 
         def env_of(container):
-            env = {k: (self._local_uri(v, desc, pg_port) if k == "MLFLOW_BACKEND_STORE_URI" else v)
-                   for k, v in container["env"].items()}
+            env = {
+                k: (self._local_uri(v, desc, pg_port) if k == "MLFLOW_BACKEND_STORE_URI" else v)
+                for k, v in container["env"].items()
+            }
             env.update({k: v for k, v in local.items() if k in env})
             return env
 
         migrate_env = env_of(desc["migrate"])
         cmd = [str(venv_bin / desc["migrate"]["command"][0]), *_expand(desc["migrate"]["args"], migrate_env)]
-        run = subprocess.run(cmd, env=dict(os.environ, **migrate_env), capture_output=True, text=True,
-                             check=False, cwd=self.dir)
+        run = subprocess.run(
+            cmd, env=dict(os.environ, **migrate_env), capture_output=True, text=True, check=False, cwd=self.dir
+        )
         if run.returncode != 0:
             raise SystemExit("local_runtime: %s failed: %s" % (" ".join(cmd[:3]), run.stderr[-2000:]))
         server_env = env_of(desc["server"])
@@ -284,16 +332,24 @@ class Runtime:
         port = _free_port()
         artifacts = self.dir / "artifacts"
         artifacts.mkdir(exist_ok=True)
-        args = _set_flag(_set_flag(_set_flag(args, "--host", "127.0.0.1"), "--port", str(port)),
-                         "--artifacts-destination", str(artifacts))
+        args = _set_flag(
+            _set_flag(_set_flag(args, "--host", "127.0.0.1"), "--port", str(port)),
+            "--artifacts-destination",
+            str(artifacts),
+        )
         args = _set_flag(args, "--allowed-hosts", _flag_value(args, "--allowed-hosts") + ",127.0.0.1:%d" % port)
         env = dict(os.environ, PATH="%s:%s" % (venv_bin, os.environ.get("PATH", "")), **server_env)
         for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
             env.pop(key, None)
         with open(self.dir / "mlflow.log", "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603
-                [str(venv_bin / desc["server"]["command"][0]), *args], env=env, cwd=self.dir,
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            proc = subprocess.Popen(
+                [str(venv_bin / desc["server"]["command"][0]), *args],
+                env=env,
+                cwd=self.dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 300
         while not _healthy(port):

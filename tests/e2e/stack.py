@@ -14,6 +14,7 @@ import base64
 import contextlib
 import dataclasses
 import http.client
+import importlib
 import json
 import os
 import pathlib
@@ -32,10 +33,11 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 sys.path.insert(0, str(HERE))
 
-import mlflow_env  # noqa: E402
-import postgres  # noqa: E402
-from fake_github import Account, FakeGitHub  # noqa: E402
-from ingress_standin import IngressStandin  # noqa: E402
+mlflow_env = importlib.import_module("mlflow_env")
+postgres = importlib.import_module("postgres")
+Account = importlib.import_module("fake_github").Account
+FakeGitHub = importlib.import_module("fake_github").FakeGitHub
+IngressStandin = importlib.import_module("ingress_standin").IngressStandin
 
 # The image pin is 3.18.0, but the package index reachable here lacks mlflow-skinny and
 # mlflow-tracing 3.18.0 (mlflow 3.18.0 requires both), so the newest installable release runs.

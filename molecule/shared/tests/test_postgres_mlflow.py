@@ -6,6 +6,9 @@ Fixtures from conftest.py: ``kube(*args)`` returns the parsed JSON of ``kubectl 
 import base64
 import configparser
 import hashlib
+import http.client
+import json
+import os
 import urllib.parse
 from pathlib import Path
 
@@ -226,3 +229,42 @@ def test_api_host_ingress_has_tls_from_the_cluster_issuer(kube):
     assert rule["host"] == LOCAL["postgres_mlflow_api_host"]
     backend = rule["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "mlflow", "port": {"name": "http"}}
+
+
+@pytest.fixture(scope="module")
+def loopback_mlflow():
+    """The PostgreSQL and MLflow the cluster describes, run on loopback by tests/e2e/local_runtime.py
+    (KWOK starts no containers). Left running if site.yml started it, else stopped afterwards."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "e2e"))
+    import local_runtime
+
+    runtime = local_runtime.Runtime(NS, os.environ.get("KUBECONFIG"))
+    _, was_running = runtime.status()
+    result = runtime.start()
+    yield result
+    if not was_running:
+        runtime.stop()
+
+
+def _login(url, user, password):
+    split = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
+    token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    try:
+        conn.request("GET", "/api/2.0/mlflow/users/current", headers={"Authorization": "Basic " + token})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_the_described_mlflow_really_starts_with_the_generated_admin(kube, loopback_mlflow):
+    # Runs the init script, the migration and the server exactly as the Deployment says: a broken
+    # ini, URI, init script or admin bootstrap fails here, not only on a real cluster.
+    admin = _secret(kube, "mlflow-admin")
+    status, body = _login(loopback_mlflow["tracking_uri"], admin["username"], admin["password"])
+    assert status == 200, body
+    assert json.loads(body)["user"] == {"id": 1, "username": "admin", "is_admin": True}
+    assert _login(loopback_mlflow["tracking_uri"], admin["username"], admin["password"] + "x")[0] == 401
