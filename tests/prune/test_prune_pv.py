@@ -369,7 +369,7 @@ def test_terminal_prompt_other_answer_keeps(cluster, kubeconfig):
 
 
 def test_no_prompt_inside_awx_even_on_a_terminal(cluster, kubeconfig):
-    # AWX runs jobs on a pseudo-terminal; a prompt there would hang until the job timeout.
+    # An AWX job looks interactive to pause (ansible/awx#1897); a prompt would hang until the job timeout.
     vols = _mixed(cluster, "ttyawx")
     extra = ["-e", f"prune_pv_storage_classes={cluster.classes[0]}", "-e", "awx_job_id=99"]
     rc, out = _on_terminal(kubeconfig, extra, None, timeout=180)
