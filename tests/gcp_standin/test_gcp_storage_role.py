@@ -243,7 +243,8 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
     assert check.rc == 0, check
     assert standin.writes() == []
 
-    first = run_playbook("converge.yml", role_vars)
+    # --diff and -v: a Secret or key leaking into diffs or results would show up here.
+    first = run_playbook("converge.yml", role_vars, "--diff", "-v")
     assert first.rc == 0, first
     assert first.recap["changed"] >= 6, first
     key = _read_key(api, namespace)
@@ -291,7 +292,12 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
 
     check = run_playbook("converge.yml", role_vars, "--check", "--diff")
     assert check.rc == 0 and check.recap["changed"] == 0, check
-    assert "BEGIN PRIVATE KEY" not in check.out + second.out + first.out
+    outputs = check.out + second.out + first.out
+    pem_line = key["private_key"].splitlines()[5]
+    encoded = base64.b64encode(json.dumps(key).encode()).decode()
+    raw_secret = api.read_namespaced_secret("gcs-creds", namespace).data["gcs.json"]
+    for secret_text in ("BEGIN PRIVATE KEY", pem_line, raw_secret[100:160], encoded[100:160]):
+        assert secret_text not in outputs
     assert len([k for k in standin.state()["keys"].values() if k["email"] == sa]) == 1
 
     # Deleting the Secret is how a user asks for a new key.
