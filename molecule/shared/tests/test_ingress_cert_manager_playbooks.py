@@ -73,10 +73,21 @@ def run_playbook(tmp_path, roles, extra_vars=None, args=(), post_tasks=None):
     return result.returncode, result.stdout + result.stderr
 
 
+def kubectl(*args, stdin=""):
+    return subprocess.run(
+        [str(CACHE_BIN / "kubectl"), "--kubeconfig", KUBECONFIG, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
 def recap(output):
-    match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    match = re.search(r"^localhost\s*:\s*(ok=.*)$", output, re.MULTILINE)
     assert match, output[-3000:]
-    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), match.groups(), strict=True)}
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 @pytest.fixture
@@ -172,3 +183,76 @@ def test_check_mode_reports_a_pending_change_without_applying_it(tmp_path, revis
     assert re.search(r'^-\s+"replicaCount": 1,?$', output, re.MULTILINE), output[-4000:]
     assert re.search(r'^\+\s+"replicaCount": 3,?$', output, re.MULTILINE), output[-4000:]
     assert revisions() == before
+
+
+TIMEOUT_NAMESPACE = "ingress-timeout-test"
+# Stops the harness's load-balancer stand-in from giving Services in TIMEOUT_NAMESPACE an address,
+# as a cloud without load-balancer quota would: status updates there are refused by the API
+# server itself (a ValidatingAdmissionPolicy; no webhook is involved).
+NO_ADDRESS_POLICY = [
+    {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "test-no-load-balancer-address"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["services/status"],
+                    }
+                ]
+            },
+            "validations": [{"expression": "false", "message": "no load balancer in this test namespace"}],
+        },
+    },
+    {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "test-no-load-balancer-address"},
+        "spec": {
+            "policyName": "test-no-load-balancer-address",
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": TIMEOUT_NAMESPACE}}
+            },
+        },
+    },
+]
+
+
+@pytest.fixture
+def no_load_balancer(helm):
+    kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": NO_ADDRESS_POLICY}))
+    yield
+    if any(r["name"] == "ingress-nginx" for r in json.loads(helm("list", "-n", TIMEOUT_NAMESPACE, "-o", "json"))):
+        helm("uninstall", "ingress-nginx", "--namespace", TIMEOUT_NAMESPACE, "--wait")
+    kubectl("delete", "namespace", TIMEOUT_NAMESPACE, "--ignore-not-found", "--wait=false")
+    for item in reversed(NO_ADDRESS_POLICY):
+        kubectl("delete", item["kind"].lower(), item["metadata"]["name"], "--ignore-not-found")
+
+
+def test_no_load_balancer_address_fails_with_a_message_naming_the_timeout(tmp_path, no_load_balancer):
+    rc, output = run_playbook(
+        tmp_path,
+        ["ingress_nginx"],
+        {
+            "ingress_nginx_namespace": TIMEOUT_NAMESPACE,
+            "ingress_nginx_class_name": "nginx-timeout-test",
+            "ingress_nginx_load_balancer_ip": "",
+            "ingress_nginx_external_address_timeout": 6,
+        },
+    )
+    assert rc != 0, output[-4000:]
+    flat = " ".join(output.split())
+    assert (
+        f"The Service {TIMEOUT_NAMESPACE}/ingress-nginx-controller got no external address within 6 seconds"
+        " (ingress_nginx_external_address_timeout)" in flat
+    ), output[-4000:]
+    assert recap(output)["rescued"] == 1
+    assert recap(output)["failed"] == 1
+    service = kubectl("get", "service", "ingress-nginx-controller", "-n", TIMEOUT_NAMESPACE, "-o", "json").stdout
+    assert json.loads(service)["status"]["loadBalancer"] == {}

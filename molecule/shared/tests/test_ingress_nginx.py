@@ -52,6 +52,8 @@ def test_release_values_keep_snippets_off_and_webhook_on(values):
     assert controller["allowSnippetAnnotations"] is False
     assert controller["admissionWebhooks"] == {"enabled": True}
     assert controller["service"]["type"] == "LoadBalancer"
+    assert controller["service"]["enabled"] is True
+    assert controller["service"]["external"] == {"enabled": True}
     assert controller["service"]["loadBalancerIP"] == LOCAL["ingress_nginx_load_balancer_ip"]
     assert controller["replicaCount"] == LOCAL["ingress_nginx_replicas"]
     assert controller["resources"] == LOCAL["ingress_nginx_resources"]
