@@ -247,6 +247,17 @@ def apply_member(policy, role, member, state):
     return new, True
 
 
+def is_propagation_error(error, member):
+    """True when IAM refused ``member`` because a new account has not propagated yet.
+
+    Service accounts are eventually consistent: a policy write naming an account created
+    seconds ago can fail with 400 "Service account ... does not exist." for a while.
+    """
+    identity = member.partition(":")[2]
+    return (error.status == 400 and member.startswith("serviceAccount:") and bool(identity)
+            and identity in (error.message or "") and "does not exist" in (error.message or ""))
+
+
 def retry_delay(attempt, base=0.5, cap=8.0):
     """Exponential backoff for a re-read after an etag conflict."""
     return min(cap, base * (2 ** attempt))

@@ -67,6 +67,13 @@ options:
         (another writer changed the policy between the read and the write).
     type: int
     default: 5
+  propagation_timeout:
+    description:
+      - Seconds to keep retrying while IAM answers that the O(member) service account does not
+        exist, which happens for a while after the account was created (IAM is eventually
+        consistent). V(0) fails at once.
+    type: int
+    default: 120
 notes:
   - The caller needs C(storage.buckets.getIamPolicy)/C(setIamPolicy) on the bucket, or
     C(iam.serviceAccounts.getIamPolicy)/C(setIamPolicy) on the service account.
@@ -115,7 +122,9 @@ etag:
   type: str
   sample: CAI=
 attempts:
-  description: Read-modify-write attempts made; more than 1 means etag conflicts were retried.
+  description:
+    - Read-modify-write attempts made; more than 1 means etag conflicts or a not yet propagated
+      service account were retried.
   returned: always
   type: int
   sample: 1
@@ -138,6 +147,7 @@ from ansible_collections.mlflow_k8s.platform.plugins.module_utils.gcp_iam import
     ServiceAccountPolicy,
     apply_member,
     gcp_auth_argument_spec,
+    is_propagation_error,
     member_problem,
     retry_delay,
     role_members,
@@ -148,6 +158,8 @@ from ansible_collections.mlflow_k8s.platform.plugins.module_utils.gcp_iam import
 def run(module, resource):
     params = module.params
     attempts = 0
+    conflicts = 0
+    deadline = time.time() + params.get("propagation_timeout", 0)
     while True:
         attempts += 1
         try:
@@ -169,8 +181,12 @@ def run(module, resource):
         try:
             written = resource.set(new_policy)
         except GcpApiError as exc:
-            if exc.status in resource.conflict_statuses and attempts <= params["retries"]:
-                time.sleep(retry_delay(attempts - 1))
+            if exc.status in resource.conflict_statuses and conflicts < params["retries"]:
+                conflicts += 1
+                time.sleep(retry_delay(conflicts - 1))
+                continue
+            if is_propagation_error(exc, params["member"]) and time.time() < deadline:
+                time.sleep(min(retry_delay(attempts, base=2.0, cap=10.0), max(0.0, deadline - time.time())))
                 continue
             raise
         return dict(changed=True, members=role_members(written, params["role"]),
@@ -186,6 +202,7 @@ def main():
         member=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         retries=dict(type="int", default=5),
+        propagation_timeout=dict(type="int", default=120),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -197,8 +214,8 @@ def main():
     for problem in (role_problem(params["role"]), member_problem(params["member"])):
         if problem:
             module.fail_json(msg=problem)
-    if params["retries"] < 0:
-        module.fail_json(msg="retries must be 0 or more")
+    if params["retries"] < 0 or params["propagation_timeout"] < 0:
+        module.fail_json(msg="retries and propagation_timeout must be 0 or more")
 
     client = GcpClient(module)
     if params["bucket"]:

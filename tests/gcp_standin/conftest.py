@@ -27,6 +27,11 @@ class StandIn:
             [sys.executable, str(HERE / "server.py"), "--state-dir", str(state_dir)],
             start_new_session=True,
         )
+        # The suite script stops stand-ins left behind by a pytest that was killed.
+        self.pid_file = None
+        if os.environ.get("GCP_STANDIN_RUN_DIR"):
+            self.pid_file = Path(os.environ["GCP_STANDIN_RUN_DIR"]) / ("%d.pid" % self.proc.pid)
+            self.pid_file.write_text(str(self.proc.pid))
         deadline = time.time() + 30
         while not (state_dir / "ready").exists():
             if self.proc.poll() is not None or time.time() > deadline:
@@ -44,6 +49,8 @@ class StandIn:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        if self.pid_file:
+            self.pid_file.unlink()
 
     def state(self):
         return requests.get(self.control + "/state", timeout=10).json()

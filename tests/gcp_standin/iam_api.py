@@ -114,6 +114,7 @@ class IamApi:
         if display_name:
             account["displayName"] = display_name
         self.state.service_accounts[email] = account
+        self.state.pending_propagation[email] = self.state.propagation_writes
         # The real API answers an empty policy with this fixed etag.
         self.state.sa_policies[email] = Policy(etag="ACAB")
         return account

@@ -185,6 +185,7 @@ def main():
 
     deployer = apis[IamApi.host].add_account(args.deployer_account, "Ansible deployer (tests)")
     state.project_owners.add(deployer["email"])
+    state.pending_propagation[deployer["email"]] = 0
     key_file = apis[IamApi.host].issue_key(deployer)[0]
     deployer_key = args.state_dir / "deployer.json"
     deployer_key.touch(mode=0o600)

@@ -45,6 +45,10 @@ class State:
         # service accounts and IAM. Everyone else gets only what bucket policies grant.
         self.project_owners = set()
         self.objects = {}  # (bucket, name) -> bytes
+        # IAM is eventually consistent: a new service account is unknown to Cloud Storage's
+        # policy checks for a while. Each new account fails this many bucket policy writes.
+        self.propagation_writes = 1
+        self.pending_propagation = {}
         # Bucket names are global: these exist in someone else's project.
         self.foreign_buckets = {"mlflow-artifacts-taken"}
         self.tokens = {}  # access token -> dict(email, scopes, expires)

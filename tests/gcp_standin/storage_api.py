@@ -263,6 +263,16 @@ class StorageApi:
             members = binding.get("members") or []
             if not role.startswith("roles/") or not members or not all(member_ok(m) for m in members):
                 raise storage_error(400, "invalid", "Invalid argument.")
+            for member in members:
+                email = member.partition(":")[2]
+                if not member.startswith("serviceAccount:") or not email.endswith(".iam.gserviceaccount.com"):
+                    continue
+                if email.endswith("@%s.iam.gserviceaccount.com" % self.state.project_id) and (
+                    email not in self.state.service_accounts or self.state.pending_propagation.get(email, 0) > 0
+                ):
+                    if email in self.state.pending_propagation:
+                        self.state.pending_propagation[email] -= 1
+                    raise storage_error(400, "invalid", "Service account %s does not exist." % email)
             if binding.get("condition") and not bucket["iamConfiguration"]["uniformBucketLevelAccess"]["enabled"]:
                 raise storage_error(
                     400, "invalid",

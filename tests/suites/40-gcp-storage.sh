@@ -15,15 +15,29 @@ export PATH
 . tests/cluster/lib.sh
 cluster_started=""
 pid=""
+GCP_STANDIN_RUN_DIR=$(mktemp -d)
+export GCP_STANDIN_RUN_DIR
 cleanup() {
-  # SIGINT lets pytest run its fixture teardown, which stops each stand-in it started.
+  # Every step runs whatever the previous one returned; the suite's own status is kept.
+  local rc=$?
+  set +e
+  # SIGINT lets pytest run its fixture teardown, which stops each stand-in it started. A suite
+  # started in the background ignores SIGINT, so fall back to SIGTERM and stop what is left of
+  # the stand-ins (each runs in its own process group) from their pid files.
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -INT "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill -INT "$pid"
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; fi
+    wait "$pid"
   fi
+  for f in "$GCP_STANDIN_RUN_DIR"/*.pid; do
+    if [ -f "$f" ]; then kill -TERM -- "-$(cat "$f")"; fi
+  done
+  rm -rf "$GCP_STANDIN_RUN_DIR"
   if [ -n "$cluster_started" ]; then
     bash tests/cluster/stop.sh
   fi
+  exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -125,6 +125,13 @@ class TestErrors:
         assert err.status == 502
         assert "bad gateway" in err.message
 
+    def test_propagation_error_names_the_member(self):
+        err = gcp_iam.GcpApiError(400, "Service account mlflow@p-123456.iam.gserviceaccount.com does not exist.")
+        assert gcp_iam.is_propagation_error(err, SA)
+        assert not gcp_iam.is_propagation_error(err, "serviceAccount:other@p-123456.iam.gserviceaccount.com")
+        assert not gcp_iam.is_propagation_error(gcp_iam.GcpApiError(400, "Invalid argument."), SA)
+        assert not gcp_iam.is_propagation_error(gcp_iam.GcpApiError(404, err.message), SA)
+
     def test_backoff_grows_and_is_capped(self):
         delays = [gcp_iam.retry_delay(n) for n in range(8)]
         assert delays[:3] == [0.5, 1.0, 2.0]
@@ -153,9 +160,10 @@ class TestCredentialsRules:
 
 
 class FakeModule:
-    def __init__(self, check_mode=False, state="present", retries=5):
+    def __init__(self, check_mode=False, state="present", retries=5, propagation_timeout=60):
         self.check_mode = check_mode
-        self.params = {"role": ROLE, "member": SA, "state": state, "retries": retries}
+        self.params = {"role": ROLE, "member": SA, "state": state, "retries": retries,
+                       "propagation_timeout": propagation_timeout}
         self.warnings = []
 
     def warn(self, msg):
@@ -169,9 +177,10 @@ class FakeResource:
     name = "bucket-1"
     conflict_statuses = (412,)
 
-    def __init__(self, stored=None, racers=0, missing=False):
+    def __init__(self, stored=None, racers=0, missing=False, unpropagated=0):
         self.stored = stored if stored is not None else policy(etag="e0")
         self.racers = racers
+        self.unpropagated = unpropagated
         self.missing = missing
         self.writes = []
         self.counter = 0
@@ -183,6 +192,9 @@ class FakeResource:
 
     def set(self, new):
         self.writes.append(new)
+        if self.unpropagated:
+            self.unpropagated -= 1
+            raise gcp_iam.GcpApiError(400, "Service account %s does not exist." % SA.partition(":")[2], "invalid")
         if self.racers:
             self.racers -= 1
             self.counter += 1
@@ -226,6 +238,18 @@ class TestRun:
             gcp_iam_member.run(FakeModule(retries=2), resource)
         assert err.value.status == 412
         assert len(resource.writes) == 3
+
+    def test_new_service_account_is_retried_until_it_propagates(self):
+        resource = FakeResource(unpropagated=2)
+        result = gcp_iam_member.run(FakeModule(), resource)
+        assert result["changed"] and result["attempts"] == 3
+        assert gcp_iam.role_members(resource.stored, ROLE) == [SA]
+
+    def test_unknown_service_account_fails_after_the_timeout(self):
+        resource = FakeResource(unpropagated=100)
+        with pytest.raises(gcp_iam.GcpApiError, match="does not exist"):
+            gcp_iam_member.run(FakeModule(propagation_timeout=0), resource)
+        assert len(resource.writes) == 1
 
     def test_check_mode_never_writes(self):
         resource = FakeResource()
