@@ -101,7 +101,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _grant(self):
         auth = self.headers.get("Authorization", "")
-        scheme, _, token = auth.partition(" ")
+        scheme, _sep, token = auth.partition(" ")
         if scheme.lower() not in ("token", "bearer"):
             return None
         return self.fake.tokens.get(token)

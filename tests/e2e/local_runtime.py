@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runs, on loopback, the PostgreSQL and MLflow that the local (KWOK) cluster describes.
 
 KWOK marks pods Running without starting a process, so on the local inventory nothing answers
@@ -10,9 +9,9 @@ database host in the two URIs is rewritten to that port, the artifact volume is 
 and the loopback address is appended to --allowed-hosts. MLflow comes from the cached virtualenv
 of tests/lib/mlflow_env.py, PostgreSQL from Debian's binaries (run as user ``postgres``).
 
-    local_runtime.py start [--namespace mlflow]   # idempotent; prints JSON with tracking_uri
-    local_runtime.py stop  [--namespace mlflow]
-    local_runtime.py status [--namespace mlflow]
+    python tests/e2e/local_runtime.py start [--namespace mlflow]   # idempotent; prints JSON with tracking_uri
+    python tests/e2e/local_runtime.py stop  [--namespace mlflow]
+    python tests/e2e/local_runtime.py status [--namespace mlflow]
 
 ``start`` keeps the database between runs (state under $MLFLOW_K8S_LOCAL_RUNTIME or
 /var/tmp/mlflow-k8s-local-runtime/<namespace>) and restarts the processes only when what the
@@ -362,7 +361,7 @@ class Runtime:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--namespace", default="mlflow")
     parser.add_argument("--kubeconfig", default=os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG"))

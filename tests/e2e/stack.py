@@ -65,7 +65,7 @@ ACCOUNTS = [
 def _generated(length=32):
     """What the roles' generated_secret.yml produces: letters and digits."""
     alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return "".join(secrets.choice(alphabet) for _i in range(length))
 
 
 @dataclasses.dataclass
@@ -299,9 +299,8 @@ def sso_stack():
             o2p_dir,
             dict(role_vars, oauth2_proxy_upstream_url=server.url, _oauth2_proxy_bind_address="127.0.0.1:%d" % o2p_port),
         )
-        docs = _docs(o2p_dir / "oauth2-proxy.yml")
-        config_map = next(d for d in docs if d["kind"] == "ConfigMap")
-        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        config_map = _by_kind(o2p_dir / "oauth2-proxy.yml", "ConfigMap")[0]
+        deployment = _by_kind(o2p_dir / "oauth2-proxy.yml", "Deployment")[0]
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         mount = container["volumeMounts"][0]["mountPath"]
         for key, text in config_map["data"].items():

@@ -86,21 +86,21 @@ def test_member_logs_in_with_a_real_code_exchange_and_sees_exactly_the_granted_e
     assert b"MLflow" in resp.body
     assert _session_cookie(browser), browser.cookies
     # The authorize -> callback -> token hops really happened, with the right client secret.
-    urls = [url for _, url, _ in browser.history]
+    urls = [entry[1] for entry in browser.history]
     assert any(u.startswith(stack.github.url + "/login/oauth/authorize") for u in urls)
     assert any(u.startswith(UI + "/oauth2/callback?code=") for u in urls)
     assert stack.github.token_exchanges[exchanges_before:] == [{"login": "alice", "ok": True}]
     me = browser.get(UI + "/api/2.0/mlflow/users/current", follow=False)
     assert me.status == 200 and me.json()["user"]["username"] == "alice@example.com"
     assert _visible_experiments(browser) == {"e2e-alice-notes", "e2e-team-board"}
-    bob, _ = login(stack, "bob")
+    bob = login(stack, "bob")[0]
     assert _visible_experiments(bob) == {"e2e-team-board"}
 
 
 def test_a_used_authorization_code_cannot_be_replayed(stack, seeded):
     browser, resp = login(stack, "alice")
     assert resp.status == 200
-    callback = next(url for _, url, _ in browser.history if url.startswith(UI + "/oauth2/callback?code="))
+    callback = next(e[1] for e in browser.history if e[1].startswith(UI + "/oauth2/callback?code="))
     attacker = Browser(stack.resolve)
     replay = attacker.get(callback, follow=False)
     assert replay.status in (403, 500)
@@ -217,7 +217,7 @@ def test_api_user_logs_a_sklearn_run_that_an_sso_reader_sees(stack, seeded):
     )
     assert write.status == 403
     # bob has no grant on the training experiment and does not see the run.
-    bob, _ = login(stack, "bob")
+    bob = login(stack, "bob")[0]
     assert bob.get(UI + path, follow=False).status == 403
     assert "e2e-iris-training" not in _visible_experiments(bob)
     # Artifacts are proxied by MLflow and permission-checked per run.

@@ -241,7 +241,7 @@ def loopback_mlflow():
     import local_runtime
 
     runtime = local_runtime.Runtime(NS, os.environ.get("KUBECONFIG"))
-    _, was_running = runtime.status()
+    was_running = runtime.status()[1]
     result = runtime.start()
     yield result
     if not was_running:
