@@ -18,13 +18,16 @@ import socket
 import ssl
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import urlencode
 from ansible.module_utils.urls import Request, SSLValidationError
-from ansible.module_utils.common.text.converters import to_native, to_text
 
 RBAC_MIN_VERSION = (3, 13, 0)
-LEGACY_DEFAULT_ADMIN_PASSWORD = "password1234"
+# update_password value that verifies existing passwords (and corrects mismatches).
+VERIFY_ALWAYS = "always"
+# MLflow refuses logins with its former default admin secret (3.16.1+).
+RETIRED_ADMIN_DEFAULT = "password1234"
 MIN_PASSWORD_LENGTH = 12
 
 # Permission levels and the first release that accepts each one.
@@ -49,7 +52,6 @@ RBAC_RESOURCE_TYPES = {
     "gateway_secret": (3, 13, 0),
     "gateway_endpoint": (3, 13, 0),
     "gateway_model_definition": (3, 13, 0),
-    "workspace": (3, 13, 0),
     "mcp_server": (3, 15, 0),
     "run": (3, 17, 0),
     "trace": (3, 17, 0),
@@ -58,7 +60,8 @@ RBAC_RESOURCE_TYPES = {
     "review_queue": (3, 17, 0),
     "skill": (3, 18, 0),
 }
-ALL_RESOURCE_TYPES = sorted(set(LEGACY_RESOURCE_TYPES) | set(RBAC_RESOURCE_TYPES))
+# Roles may also carry workspace-wide grants; the per-user grant API refuses them.
+ROLE_RESOURCE_TYPES = dict(RBAC_RESOURCE_TYPES, workspace=(3, 13, 0))
 
 
 def connection_argument_spec():
@@ -66,7 +69,9 @@ def connection_argument_spec():
     return dict(
         tracking_uri=dict(type="str", required=True, fallback=(env_fallback, ["MLFLOW_TRACKING_URI"])),
         auth_username=dict(type="str", required=True, fallback=(env_fallback, ["MLFLOW_TRACKING_USERNAME"])),
-        auth_password=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["MLFLOW_TRACKING_PASSWORD"])),
+        auth_password=dict(
+            type="str", required=True, no_log=True, fallback=(env_fallback, ["MLFLOW_TRACKING_PASSWORD"])
+        ),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="float", default=30.0),
@@ -98,7 +103,7 @@ def password_problem(password):
     """Why MLflow would reject ``password`` (None when acceptable)."""
     if password is None or len(password) < MIN_PASSWORD_LENGTH:
         return "must be at least %d characters long" % MIN_PASSWORD_LENGTH
-    if password == LEGACY_DEFAULT_ADMIN_PASSWORD:
+    if password == RETIRED_ADMIN_DEFAULT:
         return "must not be MLflow's former default admin password"
     return None
 
@@ -116,16 +121,26 @@ class MlflowAuthError(Exception):
 class MlflowAuthClient:
     """One connection profile to an MLflow tracking server with basic auth."""
 
-    def __init__(self, tracking_uri, username, password, validate_certs=True, ca_path=None,
-                 timeout=30.0, workspace=None, api_flavor="auto"):
+    def __init__(
+        self,
+        tracking_uri,
+        username,
+        password,
+        validate_certs=True,
+        ca_path=None,
+        timeout=30.0,
+        workspace=None,
+        api_flavor="auto",
+    ):
         self.base_url = tracking_uri.rstrip("/")
         self.username = username
         self.password = password
         self.workspace = workspace
         self.timeout = timeout
         self.requested_flavor = api_flavor
-        self._request = Request(validate_certs=validate_certs, ca_path=ca_path, timeout=timeout,
-                                follow_redirects="none")
+        self._request = Request(
+            validate_certs=validate_certs, ca_path=ca_path, timeout=timeout, follow_redirects="none"
+        )
         self._version = None
         self._flavor = None
         self.calls = 0
@@ -133,10 +148,16 @@ class MlflowAuthClient:
     @classmethod
     def from_module(cls, module):
         params = module.params
-        return cls(params["tracking_uri"], params["auth_username"], params["auth_password"],
-                   validate_certs=params["validate_certs"], ca_path=params["ca_path"],
-                   timeout=params["timeout"], workspace=params["workspace"],
-                   api_flavor=params["api_flavor"])
+        return cls(
+            params["tracking_uri"],
+            params["auth_username"],
+            params["auth_password"],
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+            timeout=params["timeout"],
+            workspace=params["workspace"],
+            api_flavor=params["api_flavor"],
+        )
 
     # ------------------------------------------------------------------ transport
 
@@ -145,7 +166,7 @@ class MlflowAuthClient:
         token = base64.b64encode(("%s:%s" % (username, password)).encode("utf-8"))
         return "Basic " + to_native(token)
 
-    def call(self, method, path, params=None, body=None, auth=None, min_version=None, allow_status=()):
+    def call(self, method, path, params=None, body=None, auth=None, min_version=None, allow_status=(), removed_in=None):
         """Send one request and return (status, decoded JSON or text).
 
         ``auth`` is (username, password) to act as another user; ``allow_status`` lists
@@ -173,25 +194,36 @@ class MlflowAuthClient:
             except Exception:  # pylint: disable=broad-except
                 raw = b""
         except SSLValidationError as exc:
-            raise MlflowAuthError("TLS verification of %s failed: %s. Set ca_path to the CA bundle that signed "
-                                  "the server certificate (validate_certs=false only for tests)."
-                                  % (self.base_url, to_native(exc)))
+            raise MlflowAuthError(
+                "TLS verification of %s failed: %s. Set ca_path to the CA bundle that signed "
+                "the server certificate (validate_certs=false only for tests)." % (self.base_url, to_native(exc))
+            ) from exc
         except ssl.SSLError as exc:
-            raise MlflowAuthError("TLS failure talking to %s: %s. Check ca_path/validate_certs and that the "
-                                  "URI scheme matches the server." % (self.base_url, to_native(exc)))
+            raise MlflowAuthError(
+                "TLS failure talking to %s: %s. Check ca_path/validate_certs and that the "
+                "URI scheme matches the server." % (self.base_url, to_native(exc))
+            ) from exc
         except (socket.timeout, TimeoutError) as exc:
-            raise MlflowAuthError("MLflow at %s did not answer within %s s (%s); raise timeout or check the "
-                                  "server." % (self.base_url, self.timeout, to_native(exc)))
+            raise MlflowAuthError(
+                "MLflow at %s did not answer within %s s (%s); raise timeout or check the "
+                "server." % (self.base_url, self.timeout, to_native(exc))
+            ) from exc
         except URLError as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, ssl.SSLError) or "CERTIFICATE" in to_native(reason).upper():
-                raise MlflowAuthError("TLS failure talking to %s: %s. Set ca_path to the CA bundle that "
-                                      "signed the server certificate." % (self.base_url, to_native(reason)))
+                raise MlflowAuthError(
+                    "TLS failure talking to %s: %s. Set ca_path to the CA bundle that "
+                    "signed the server certificate." % (self.base_url, to_native(reason))
+                ) from exc
             if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise MlflowAuthError("MLflow at %s did not answer within %s s; raise timeout or check the "
-                                      "server." % (self.base_url, self.timeout))
-            raise MlflowAuthError("Cannot connect to MLflow at %s: %s. Check tracking_uri and that the server "
-                                  "is running." % (self.base_url, to_native(reason)))
+                raise MlflowAuthError(
+                    "MLflow at %s did not answer within %s s; raise timeout or check the "
+                    "server." % (self.base_url, self.timeout)
+                ) from exc
+            raise MlflowAuthError(
+                "Cannot connect to MLflow at %s: %s. Check tracking_uri and that the server "
+                "is running." % (self.base_url, to_native(reason))
+            ) from exc
         text = to_text(raw or b"", errors="surrogate_or_replace")
         try:
             payload = json.loads(text) if text else {}
@@ -199,31 +231,43 @@ class MlflowAuthClient:
             payload = text
         if 200 <= status < 300 or status in allow_status:
             return status, payload
-        raise self._error(status, payload, path, user, min_version)
+        raise self._error(status, payload, path, user, min_version, removed_in)
 
-    def _error(self, status, payload, path, user, min_version):
+    def _error(self, status, payload, path, user, min_version, removed_in=None):
         code = payload.get("error_code") if isinstance(payload, dict) else None
         message = payload.get("message") if isinstance(payload, dict) else to_text(payload).strip()
         if isinstance(payload, str) and "Invalid Host header" in payload:
             return MlflowAuthError(
                 "MLflow refused the request with 'Invalid Host header': add the host of %s to the server's "
-                "--allowed-hosts (MLFLOW_SERVER_ALLOWED_HOSTS)." % self.base_url, status, code)
+                "--allowed-hosts (MLFLOW_SERVER_ALLOWED_HOSTS)." % self.base_url,
+                status,
+                code,
+            )
         if status == 401:
             return MlflowAuthError(
                 "MLflow rejected the login of user '%s' (HTTP 401): wrong auth_username/auth_password, or an "
-                "admin still on the disabled default password." % user, status, "UNAUTHENTICATED")
+                "admin still on the disabled default password." % user,
+                status,
+                "UNAUTHENTICATED",
+            )
         if status == 403:
             return MlflowAuthError(
                 "User '%s' is not allowed to call %s (HTTP 403): it must be an MLflow admin (or workspace "
-                "manager)." % (user, path), status, "PERMISSION_DENIED")
+                "manager)." % (user, path),
+                status,
+                "PERMISSION_DENIED",
+            )
         if status == 404 and (code == "ENDPOINT_NOT_FOUND" or not isinstance(payload, dict)):
             need = " needs MLflow >= %s;" % format_version(min_version) if min_version else ""
+            if removed_in:
+                need = " it was removed in MLflow %s (use api_flavor auto or rbac);" % format_version(removed_in)
             return MlflowAuthError(
                 "Endpoint %s does not exist on this server:%s the server runs MLflow %s."
                 % (path, need, format_version(self._version) if self._version else "of unknown version"),
-                status, code or "ENDPOINT_NOT_FOUND")
-        return MlflowAuthError("MLflow %s (HTTP %s) on %s: %s" % (code or "error", status, path, message),
-                               status, code)
+                status,
+                code or "ENDPOINT_NOT_FOUND",
+            )
+        return MlflowAuthError("MLflow %s (HTTP %s) on %s: %s" % (code or "error", status, path, message), status, code)
 
     # ------------------------------------------------------------------ version
 
@@ -245,40 +289,52 @@ class MlflowAuthClient:
 
     def require(self, minimum, feature):
         if self.version < minimum:
-            raise MlflowAuthError("%s needs MLflow >= %s; the server runs %s."
-                                  % (feature, format_version(minimum), format_version(self.version)))
+            raise MlflowAuthError(
+                "%s needs MLflow >= %s; the server runs %s."
+                % (feature, format_version(minimum), format_version(self.version))
+            )
 
-    def resource_types(self):
-        table = RBAC_RESOURCE_TYPES if self.flavor == "rbac" else LEGACY_RESOURCE_TYPES
-        return dict((name, since) for name, since in table.items() if self.version >= since)
+    def resource_types(self, for_roles=False):
+        table = LEGACY_RESOURCE_TYPES
+        if self.flavor == "rbac":
+            table = ROLE_RESOURCE_TYPES if for_roles else RBAC_RESOURCE_TYPES
+        # A forced api_flavor skips the version filter: the server's answer decides.
+        forced = self.requested_flavor != "auto"
+        return dict((name, since) for name, since in table.items() if forced or self.version >= since)
 
-    def check_resource_type(self, resource_type):
-        supported = self.resource_types()
+    def check_resource_type(self, resource_type, for_roles=False):
+        supported = self.resource_types(for_roles)
         if resource_type in supported:
             return
-        since = RBAC_RESOURCE_TYPES.get(resource_type)
+        since = ROLE_RESOURCE_TYPES.get(resource_type) if for_roles else RBAC_RESOURCE_TYPES.get(resource_type)
         if since and self.flavor == "legacy":
             since = max(since, RBAC_MIN_VERSION)
         if since:
-            raise MlflowAuthError("Resource type '%s' needs MLflow >= %s; the server runs %s."
-                                  % (resource_type, format_version(since), format_version(self.version)))
+            raise MlflowAuthError(
+                "Resource type '%s' needs MLflow >= %s; the server runs %s."
+                % (resource_type, format_version(since), format_version(self.version))
+            )
         raise MlflowAuthError("Unknown resource type '%s'; known: %s" % (resource_type, ", ".join(sorted(supported))))
 
     def check_permission_level(self, permission):
         since = PERMISSION_LEVELS.get(permission)
         if since is None:
-            raise MlflowAuthError("Unknown permission '%s'; use one of %s"
-                                  % (permission, ", ".join(sorted(PERMISSION_LEVELS))))
+            raise MlflowAuthError(
+                "Unknown permission '%s'; use one of %s" % (permission, ", ".join(sorted(PERMISSION_LEVELS)))
+            )
         if self.version < since:
-            raise MlflowAuthError("Permission %s needs MLflow >= %s; the server runs %s."
-                                  % (permission, format_version(since), format_version(self.version)))
+            raise MlflowAuthError(
+                "Permission %s needs MLflow >= %s; the server runs %s."
+                % (permission, format_version(since), format_version(self.version))
+            )
 
     # ------------------------------------------------------------------ users
 
     def get_user(self, username):
         """The user as {id, username, is_admin, ...}, or None when absent."""
-        status, payload = self.call("GET", "/api/2.0/mlflow/users/get", params={"username": username},
-                                    allow_status=(404,))
+        status, payload = self.call(
+            "GET", "/api/2.0/mlflow/users/get", params={"username": username}, allow_status=(404,)
+        )
         if status == 404:
             if isinstance(payload, dict) and payload.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -291,8 +347,9 @@ class MlflowAuthClient:
         return payload.get("users", [])
 
     def create_user(self, username, password):
-        _status, payload = self.call("POST", "/api/2.0/mlflow/users/create",
-                                     body={"username": username, "password": password})
+        _status, payload = self.call(
+            "POST", "/api/2.0/mlflow/users/create", body={"username": username, "password": password}
+        )
         return payload.get("user", {"username": username})
 
     def update_user_password(self, username, password, current_password=None):
@@ -309,15 +366,21 @@ class MlflowAuthClient:
 
     def password_matches(self, username, password):
         """True when ``password`` logs ``username`` in (an authenticated read as that user)."""
-        status, _payload = self.call("GET", "/api/2.0/mlflow/users/get", params={"username": username},
-                                     auth=(username, password), allow_status=(401, 403))
+        status, _payload = self.call(
+            "GET",
+            "/api/2.0/mlflow/users/get",
+            params={"username": username},
+            auth=(username, password),
+            allow_status=(401, 403),
+        )
         return status == 200
 
     # ------------------------------------------------------------------ experiments
 
     def get_experiment_by_name(self, name):
-        status, payload = self.call("GET", "/api/2.0/mlflow/experiments/get-by-name",
-                                    params={"experiment_name": name}, allow_status=(404,))
+        status, payload = self.call(
+            "GET", "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}, allow_status=(404,)
+        )
         if status == 404:
             return None
         return payload["experiment"]
@@ -343,8 +406,7 @@ class MlflowAuthClient:
 
     _LEGACY = {
         "experiment": ("/api/2.0/mlflow/experiments/permissions", "experiment_id", "experiment_permission"),
-        "registered_model": ("/api/2.0/mlflow/registered-models/permissions", "name",
-                             "registered_model_permission"),
+        "registered_model": ("/api/2.0/mlflow/registered-models/permissions", "name", "registered_model_permission"),
     }
 
     def legacy_user_permissions(self, user):
@@ -359,11 +421,18 @@ class MlflowAuthClient:
     def legacy_set_permission(self, username, resource_type, resource_id, permission, exists):
         base, key, _field = self._LEGACY[resource_type]
         body = {key: resource_id, "username": username, "permission": permission}
-        self.call("PATCH" if exists else "POST", base + ("/update" if exists else "/create"), body=body)
+        self.call(
+            "PATCH" if exists else "POST",
+            base + ("/update" if exists else "/create"),
+            body=body,
+            removed_in=RBAC_MIN_VERSION,
+        )
 
     def legacy_delete_permission(self, username, resource_type, resource_id):
         base, key, _field = self._LEGACY[resource_type]
-        self.call("DELETE", base + "/delete", body={key: resource_id, "username": username})
+        self.call(
+            "DELETE", base + "/delete", body={key: resource_id, "username": username}, removed_in=RBAC_MIN_VERSION
+        )
 
     # ------------------------------------------------------------------ rbac
 
@@ -382,18 +451,31 @@ class MlflowAuthClient:
         return grants
 
     def rbac_user_permission_rows(self, username):
-        _status, payload = self.call("GET", "/api/3.0/mlflow/users/permissions/list", params={"username": username},
-                                     min_version=RBAC_MIN_VERSION)
+        _status, payload = self.call(
+            "GET", "/api/3.0/mlflow/users/permissions/list", params={"username": username}, min_version=RBAC_MIN_VERSION
+        )
         return payload.get("permissions", payload.get("user_permissions", []))
 
     def grant(self, username, resource_type, resource_id, permission):
-        self.call("POST", "/api/3.0/mlflow/users/permissions/grant", min_version=RBAC_MIN_VERSION,
-                  body={"username": username, "resource_type": resource_type, "resource_id": resource_id,
-                        "permission": permission})
+        self.call(
+            "POST",
+            "/api/3.0/mlflow/users/permissions/grant",
+            min_version=RBAC_MIN_VERSION,
+            body={
+                "username": username,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "permission": permission,
+            },
+        )
 
     def revoke(self, username, resource_type, resource_id):
-        self.call("POST", "/api/3.0/mlflow/users/permissions/revoke", min_version=RBAC_MIN_VERSION,
-                  body={"username": username, "resource_type": resource_type, "resource_id": resource_id})
+        self.call(
+            "POST",
+            "/api/3.0/mlflow/users/permissions/revoke",
+            min_version=RBAC_MIN_VERSION,
+            body={"username": username, "resource_type": resource_type, "resource_id": resource_id},
+        )
 
     def list_roles(self, workspace=None):
         params = {"workspace": workspace} if workspace else None
@@ -420,28 +502,53 @@ class MlflowAuthClient:
         self.call("DELETE", "/api/3.0/mlflow/roles/delete", body={"role_id": role_id}, min_version=RBAC_MIN_VERSION)
 
     def add_role_permission(self, role_id, resource_type, resource_pattern, permission):
-        _status, payload = self.call("POST", "/api/3.0/mlflow/roles/permissions/add", min_version=RBAC_MIN_VERSION,
-                                     body={"role_id": role_id, "resource_type": resource_type,
-                                           "resource_pattern": resource_pattern, "permission": permission})
+        _status, payload = self.call(
+            "POST",
+            "/api/3.0/mlflow/roles/permissions/add",
+            min_version=RBAC_MIN_VERSION,
+            body={
+                "role_id": role_id,
+                "resource_type": resource_type,
+                "resource_pattern": resource_pattern,
+                "permission": permission,
+            },
+        )
         return payload.get("role_permission")
 
     def update_role_permission(self, role_permission_id, permission):
-        self.call("PATCH", "/api/3.0/mlflow/roles/permissions/update", min_version=RBAC_MIN_VERSION,
-                  body={"role_permission_id": role_permission_id, "permission": permission})
+        self.call(
+            "PATCH",
+            "/api/3.0/mlflow/roles/permissions/update",
+            min_version=RBAC_MIN_VERSION,
+            body={"role_permission_id": role_permission_id, "permission": permission},
+        )
 
     def remove_role_permission(self, role_permission_id):
-        self.call("DELETE", "/api/3.0/mlflow/roles/permissions/remove", min_version=RBAC_MIN_VERSION,
-                  body={"role_permission_id": role_permission_id})
+        self.call(
+            "DELETE",
+            "/api/3.0/mlflow/roles/permissions/remove",
+            min_version=RBAC_MIN_VERSION,
+            body={"role_permission_id": role_permission_id},
+        )
 
     def list_role_users(self, role_id):
-        _status, payload = self.call("GET", "/api/3.0/mlflow/roles/users/list", params={"role_id": str(role_id)},
-                                     min_version=RBAC_MIN_VERSION)
+        _status, payload = self.call(
+            "GET", "/api/3.0/mlflow/roles/users/list", params={"role_id": str(role_id)}, min_version=RBAC_MIN_VERSION
+        )
         return payload.get("assignments", [])
 
     def assign_role(self, username, role_id):
-        self.call("POST", "/api/3.0/mlflow/roles/assign", body={"username": username, "role_id": role_id},
-                  min_version=RBAC_MIN_VERSION)
+        self.call(
+            "POST",
+            "/api/3.0/mlflow/roles/assign",
+            body={"username": username, "role_id": role_id},
+            min_version=RBAC_MIN_VERSION,
+        )
 
     def unassign_role(self, username, role_id):
-        self.call("DELETE", "/api/3.0/mlflow/roles/unassign", body={"username": username, "role_id": role_id},
-                  min_version=RBAC_MIN_VERSION)
+        self.call(
+            "DELETE",
+            "/api/3.0/mlflow/roles/unassign",
+            body={"username": username, "role_id": role_id},
+            min_version=RBAC_MIN_VERSION,
+        )

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import (
     MlflowAuthClient,
     MlflowAuthError,

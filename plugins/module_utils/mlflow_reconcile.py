@@ -17,6 +17,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.text.converters import to_text
+
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import (
     MlflowAuthError,
     password_problem,
@@ -70,7 +71,7 @@ def validate_permission(client, perm, label):
         client.check_resource_type(perm["resource_type"])
         client.check_permission_level(perm["permission"])
     except MlflowAuthError as exc:
-        raise PlanError("%s: %s" % (label, exc.message))
+        raise PlanError("%s: %s" % (label, exc.message)) from exc
     has_id = perm.get("resource_id") not in (None, "")
     has_name = perm.get("experiment_name") not in (None, "")
     if has_id == has_name:
@@ -116,12 +117,24 @@ class Reconciler:
                     ids[(perm["resource_type"], to_text(perm["resource_pattern"]))] = perm.get("id")
             else:
                 roles[role["name"]] = role["id"]
-        return {"id": user["id"], "username": user["username"], "is_admin": bool(user.get("is_admin")),
-                "grants": grants, "grant_ids": ids, "roles": roles}
+        return {
+            "id": user["id"],
+            "username": user["username"],
+            "is_admin": bool(user.get("is_admin")),
+            "grants": grants,
+            "grant_ids": ids,
+            "roles": roles,
+        }
 
     def _normalise_legacy(self, user):
-        return {"id": user.get("id"), "username": user["username"], "is_admin": bool(user.get("is_admin")),
-                "grants": self.client.legacy_user_permissions(user), "grant_ids": {}, "roles": {}}
+        return {
+            "id": user.get("id"),
+            "username": user["username"],
+            "is_admin": bool(user.get("is_admin")),
+            "grants": self.client.legacy_user_permissions(user),
+            "grant_ids": {},
+            "roles": {},
+        }
 
     def read_all(self):
         """Every user on the server (needs users/list, MLflow >= 3.10)."""
@@ -135,10 +148,10 @@ class Reconciler:
         """State of the named users: {username: state}; absent users are left out."""
         usernames = list(usernames)
         if self.client.flavor == "rbac":
-            self.client.require((3, 13, 0), "Reading users with roles")
             wanted = set(usernames)
-            return dict((u["username"], self._normalise_rbac(u)) for u in self.client.list_users()
-                        if u["username"] in wanted)
+            return dict(
+                (u["username"], self._normalise_rbac(u)) for u in self.client.list_users() if u["username"] in wanted
+            )
         if not known_to_exist and self.client.version >= (3, 10, 0) and len(usernames) > 1:
             existing = set(u["username"] for u in self.client.list_users())
             usernames = [name for name in usernames if name in existing]
@@ -155,10 +168,11 @@ class Reconciler:
         names = sorted(set(names))
         if not names:
             return {}, []
-        if len(names) > 3:
+        if len(names) > 1:
             if self._experiments is None:
-                self._experiments = dict((e["name"], to_text(e["experiment_id"]))
-                                         for e in self.client.search_experiments())
+                self._experiments = dict(
+                    (e["name"], to_text(e["experiment_id"])) for e in self.client.search_experiments()
+                )
             known = dict((n, self._experiments[n]) for n in names if n in self._experiments)
         else:
             known = {}
@@ -173,15 +187,17 @@ class Reconciler:
             if not create:
                 raise PlanError("experiment '%s' does not exist (set create_experiments to create it)" % name)
             created.append(name)
-            known[name] = ("(new experiment %s)" % name) if self.check_mode else to_text(
-                self.client.create_experiment(name))
+            known[name] = (
+                ("(new experiment %s)" % name) if self.check_mode else to_text(self.client.create_experiment(name))
+            )
         return known, created
 
     def role_ids(self):
         if self._roles is None:
             workspace = self.client.rbac_workspace()
-            self._roles = dict((r["name"], r["id"]) for r in self.client.list_roles(workspace)
-                               if not r["name"].startswith("__user_"))
+            self._roles = dict(
+                (r["name"], r["id"]) for r in self.client.list_roles(workspace) if not r["name"].startswith("__user_")
+            )
         return self._roles
 
     def resolve_permissions(self, users, create_experiments):
@@ -199,27 +215,36 @@ class Reconciler:
                 rid = ids[perm["experiment_name"]] if perm.get("experiment_name") else perm["resource_id"]
                 key = (rtype, _canonical_id(rtype, rid))
                 if key in wanted and wanted[key] != perm["permission"]:
-                    raise PlanError("user '%s' lists %s twice with different permissions (%s, %s)"
-                                    % (user["username"], grant_key(*key), wanted[key], perm["permission"]))
+                    raise PlanError(
+                        "user '%s' lists %s twice with different permissions (%s, %s)"
+                        % (user["username"], grant_key(*key), wanted[key], perm["permission"])
+                    )
                 wanted[key] = perm["permission"]
             user["_wanted"] = wanted
         return created
 
     # ------------------------------------------------------------------ planning
 
-    def plan_user(self, want, have, update_password="on_create", exclusive_permissions=True,
-                  exclusive_roles=True):
+    def plan_user(self, want, have, verify_passwords=False, exclusive_permissions=True, exclusive_roles=True):
         """Changes for one user. ``want`` keys: username, password, is_admin, _wanted, roles."""
-        plan = {"username": want["username"], "create": have is None, "password": None,
-                "is_admin": None, "grant": [], "update": [], "revoke": [], "assign": [], "unassign": [],
-                "delete": False}
+        plan = {
+            "username": want["username"],
+            "create": have is None,
+            "password": None,
+            "is_admin": None,
+            "grant": [],
+            "update": [],
+            "revoke": [],
+            "assign": [],
+            "unassign": [],
+            "delete": False,
+        }
         current = have or {"is_admin": False, "grants": {}, "grant_ids": {}, "roles": {}}
-        if have is None:
-            if not want.get("password"):
-                raise PlanError("user '%s' does not exist and has no password to create it with" % want["username"])
-        elif want.get("password") and update_password == "always":
-            if not self.client.password_matches(want["username"], want["password"]):
-                plan["password"] = True
+        if have is None and not want.get("password"):
+            raise PlanError("user '%s' does not exist and has no password to create it with" % want["username"])
+        # Verifying costs the server one password hash per user, so it is opt-in.
+        if have is not None and want.get("password") and verify_passwords:
+            plan["password"] = not self.client.password_matches(want["username"], want["password"]) or None
         if want.get("is_admin") is not None and bool(want["is_admin"]) != current["is_admin"]:
             plan["is_admin"] = bool(want["is_admin"])
         wanted = want.get("_wanted")
@@ -243,8 +268,17 @@ class Reconciler:
 
     @staticmethod
     def plan_changes(plan):
-        return bool(plan["create"] or plan["password"] or plan["is_admin"] is not None or plan["grant"]
-                    or plan["update"] or plan["revoke"] or plan["assign"] or plan["unassign"] or plan["delete"])
+        return bool(
+            plan["create"]
+            or plan["password"]
+            or plan["is_admin"] is not None
+            or plan["grant"]
+            or plan["update"]
+            or plan["revoke"]
+            or plan["assign"]
+            or plan["unassign"]
+            or plan["delete"]
+        )
 
     # ------------------------------------------------------------------ applying
 
@@ -270,12 +304,12 @@ class Reconciler:
         if plan["is_admin"] is not None:
             client.update_user_admin(name, plan["is_admin"])
         rbac = client.flavor == "rbac"
-        for (rtype, rid), old, _grant_id in plan["revoke"]:
+        for (rtype, rid), _old, _grant_id in plan["revoke"]:
             if rbac:
                 client.revoke(name, rtype, rid)
             else:
                 client.legacy_delete_permission(name, rtype, rid)
-        for (rtype, rid), old, level, grant_id in plan["update"]:
+        for (rtype, rid), _old, level, grant_id in plan["update"]:
             if rbac and grant_id is not None:
                 client.update_role_permission(grant_id, level)
             elif rbac:
@@ -314,8 +348,10 @@ def state_view(have):
     """Secret-free view of a user's state for diffs and return values."""
     if have is None:
         return None
-    view = {"is_admin": have["is_admin"],
-            "permissions": dict((grant_key(*key), level) for key, level in sorted(have["grants"].items()))}
+    view = {
+        "is_admin": have["is_admin"],
+        "permissions": dict((grant_key(*key), level) for key, level in sorted(have["grants"].items())),
+    }
     if have.get("roles"):
         view["roles"] = sorted(have["roles"])
     return view
@@ -326,8 +362,10 @@ def planned_view(plan, have):
     if plan["delete"]:
         return None
     before = state_view(have) or {"is_admin": False, "permissions": {}}
-    after = {"is_admin": before["is_admin"] if plan["is_admin"] is None else plan["is_admin"],
-             "permissions": dict(before["permissions"])}
+    after = {
+        "is_admin": before["is_admin"] if plan["is_admin"] is None else plan["is_admin"],
+        "permissions": dict(before["permissions"]),
+    }
     for key, _old, _grant_id in plan["revoke"]:
         after["permissions"].pop(grant_key(*key), None)
     for key, _old, level, _grant_id in plan["update"]:
@@ -351,8 +389,9 @@ def plan_summary(plan):
         "password_changed": bool(plan["password"]) and not plan["create"],
         "is_admin": plan["is_admin"],
         "granted": [dict(resource_type=k[0], resource_id=k[1], permission=lvl) for k, lvl in plan["grant"]],
-        "updated": [dict(resource_type=k[0], resource_id=k[1], old=o, permission=lvl)
-                    for k, o, lvl, _i in plan["update"]],
+        "updated": [
+            dict(resource_type=k[0], resource_id=k[1], old=o, permission=lvl) for k, o, lvl, _i in plan["update"]
+        ],
         "revoked": [dict(resource_type=k[0], resource_id=k[1], permission=o) for k, o, _i in plan["revoke"]],
         "roles_assigned": plan["assign"],
         "roles_unassigned": plan["unassign"],

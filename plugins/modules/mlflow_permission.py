@@ -75,10 +75,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Reads the user's direct grants and reports the grants it would add, change or revoke; writes nothing.
   diff_mode:
     support: full
+    description: Shows the user's direct grants before and after.
 author:
-  - mlflow_k8s.platform contributors
+  - mlflow_k8s.platform contributors (@mlflow-k8s)
 """
 
 EXAMPLES = r"""
@@ -200,9 +202,14 @@ def body(module, client):
             module.fail_json(msg=errors[0][1])
     summary = plan_summary(plan)
     after = planned_view(plan, have)
-    result = {"changed": changed or bool(created), "permissions": after["permissions"],
-              "granted": summary["granted"], "updated": summary["updated"], "revoked": summary["revoked"],
-              "created_experiments": created}
+    result = {
+        "changed": changed or bool(created),
+        "permissions": after["permissions"],
+        "granted": summary["granted"],
+        "updated": summary["updated"],
+        "revoked": summary["revoked"],
+        "created_experiments": created,
+    }
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = {"before": state_view(have)["permissions"], "after": after["permissions"]}
     return result
@@ -221,8 +228,11 @@ def main():
             exclusive=dict(type="bool", default=False),
             create_experiments=dict(type="bool", default=False),
         ),
-        mutually_exclusive=[["permissions", "resource_id"], ["permissions", "experiment_name"],
-                            ["resource_id", "experiment_name"]],
+        mutually_exclusive=[
+            ["permissions", "resource_id"],
+            ["permissions", "experiment_name"],
+            ["resource_id", "experiment_name"],
+        ],
     )
     run(module, body)
 

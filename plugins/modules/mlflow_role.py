@@ -62,10 +62,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Reads the role and reports what it would create, change or remove; writes nothing.
   diff_mode:
     support: full
+    description: Shows the role's description, permissions and members before and after.
 author:
-  - mlflow_k8s.platform contributors
+  - mlflow_k8s.platform contributors (@mlflow-k8s)
 """
 
 EXAMPLES = r"""
@@ -127,124 +129,40 @@ http_requests:
 
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import RBAC_MIN_VERSION
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_module import mlflow_module, run
-from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_reconcile import PlanError
+from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_roles import (
+    ROLE_PERMISSION_SPEC,
+    ensure_role,
+    validate_role,
+)
 
 
-def _key(rtype, pattern):
-    return "%s:%s" % (rtype, pattern)
+def _without_id(view):
+    return dict((k, v) for k, v in (view or {}).items() if k != "id")
 
 
 def body(module, client):
-    params = module.params
-    client.require(RBAC_MIN_VERSION, "mlflow_role (roles)")
-    workspace = client.rbac_workspace()
-    for index, perm in enumerate(params["permissions"] or []):
-        try:
-            client.check_resource_type(perm["resource_type"])
-            client.check_permission_level(perm["permission"])
-        except Exception as exc:  # pylint: disable=broad-except
-            raise PlanError("permissions[%d]: %s" % (index, getattr(exc, "message", exc)))
-    role = None
-    for candidate in client.list_roles(workspace):
-        if candidate["name"] == params["name"]:
-            role = candidate
-    users = None
-    members = []
-    if role is not None:
-        users = dict((u["id"], u["username"]) for u in client.list_users())
-        members = sorted(users.get(a["user_id"], str(a["user_id"])) for a in client.list_role_users(role["id"]))
-    before = None
-    if role is not None:
-        before = {"name": role["name"], "workspace": workspace, "description": role.get("description"),
-                  "permissions": dict((_key(p["resource_type"], p["resource_pattern"]), p["permission"])
-                                      for p in role.get("permissions", [])),
-                  "members": members}
-    write = not module.check_mode
-    changed = False
-    if params["state"] == "absent":
-        if role is not None:
-            if write:
-                client.delete_role(role["id"])
-            changed = True
-        result = {"changed": changed, "role": None}
-        if module._diff:  # pylint: disable=protected-access
-            result["diff"] = {"before": before or {}, "after": {}}
-        return result
-    after = dict(before) if before else {"name": params["name"], "workspace": workspace,
-                                         "description": params["description"], "permissions": {}, "members": []}
-    after["permissions"] = dict(after["permissions"])
-    role_id = role["id"] if role else None
-    if role is None:
-        changed = True
-        if write:
-            role_id = client.create_role(workspace, params["name"], params["description"])["id"]
-    elif params["description"] is not None and params["description"] != role.get("description"):
-        changed = True
-        after["description"] = params["description"]
-        if write:
-            client.update_role(role_id, description=params["description"])
-    if params["permissions"] is not None:
-        existing = dict((_key(p["resource_type"], p["resource_pattern"]), p) for p in (role or {}).get("permissions", []))
-        wanted = {}
-        for perm in params["permissions"]:
-            wanted[_key(perm["resource_type"], perm["resource_pattern"])] = perm
-        for key, perm in sorted(wanted.items()):
-            old = existing.get(key)
-            if old is None:
-                changed = True
-                if write:
-                    client.add_role_permission(role_id, perm["resource_type"], perm["resource_pattern"],
-                                               perm["permission"])
-            elif old["permission"] != perm["permission"]:
-                changed = True
-                if write:
-                    client.update_role_permission(old["id"], perm["permission"])
-            after["permissions"][key] = perm["permission"]
-        if params["exclusive_permissions"]:
-            for key, old in sorted(existing.items()):
-                if key not in wanted:
-                    changed = True
-                    after["permissions"].pop(key, None)
-                    if write:
-                        client.remove_role_permission(old["id"])
-    if params["members"] is not None:
-        wanted_members = set(params["members"])
-        if users is None:
-            users = dict((u["id"], u["username"]) for u in client.list_users())
-        missing = sorted(wanted_members - set(users.values()))
-        if missing:
-            raise PlanError("members: user(s) %s do not exist" % ", ".join(missing))
-        add = sorted(wanted_members - set(members))
-        remove = sorted(set(members) - wanted_members) if params["exclusive_members"] else []
-        for name in add:
-            if write:
-                client.assign_role(name, role_id)
-        for name in remove:
-            if write:
-                client.unassign_role(name, role_id)
-        if add or remove:
-            changed = True
-        after["members"] = sorted((set(members) | set(add)) - set(remove))
-    result = {"changed": changed, "role": dict(after, id=role_id)}
+    spec = dict(module.params)
+    client.require(RBAC_MIN_VERSION, "mlflow_role")
+    validate_role(client, spec, "role '%s'" % spec["name"])
+    changed, before, after = ensure_role(client, spec, module.check_mode)
+    result = {"changed": changed, "role": after}
     if module._diff:  # pylint: disable=protected-access
-        result["diff"] = {"before": before or {}, "after": after}
+        result["diff"] = {"before": _without_id(before), "after": _without_id(after)}
     return result
 
 
 def main():
-    module = mlflow_module(dict(
-        name=dict(type="str", required=True),
-        description=dict(type="str"),
-        permissions=dict(type="list", elements="dict", options=dict(
-            resource_type=dict(type="str", required=True),
-            resource_pattern=dict(type="str", default="*"),
-            permission=dict(type="str", required=True),
-        )),
-        exclusive_permissions=dict(type="bool", default=False),
-        members=dict(type="list", elements="str"),
-        exclusive_members=dict(type="bool", default=False),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    ))
+    module = mlflow_module(
+        dict(
+            name=dict(type="str", required=True),
+            description=dict(type="str"),
+            permissions=dict(type="list", elements="dict", options=ROLE_PERMISSION_SPEC),
+            exclusive_permissions=dict(type="bool", default=False),
+            members=dict(type="list", elements="str"),
+            exclusive_members=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        )
+    )
     run(module, body)
 
 

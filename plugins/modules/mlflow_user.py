@@ -46,10 +46,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Reads the user and, with O(update_password=always), probes the password; writes nothing.
   diff_mode:
     support: full
+    description: Shows the user's existence, admin flag and whether the password changes, never the password.
 author:
-  - mlflow_k8s.platform contributors
+  - mlflow_k8s.platform contributors (@mlflow-k8s)
 notes:
   - The module refuses to delete the user it logs in as and the last admin.
   - Passwords are never returned or shown in diffs; the diff shows C(password_changed).
@@ -118,7 +120,11 @@ http_requests:
   type: int
 """
 
-from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import MlflowAuthError, password_problem
+from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import (
+    VERIFY_ALWAYS,
+    MlflowAuthError,
+    password_problem,
+)
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_module import mlflow_module, run
 
 
@@ -139,8 +145,7 @@ def body(module, client):
         if problem:
             module.fail_json(msg="password of user '%s' %s" % (name, problem))
     have = client.get_user(name)
-    before = {"username": name, "exists": have is not None,
-              "is_admin": bool(have.get("is_admin")) if have else False}
+    before = {"username": name, "exists": have is not None, "is_admin": bool(have.get("is_admin")) if have else False}
     result = {"changed": False, "password_changed": False}
     if params["state"] == "absent":
         if have is not None:
@@ -168,12 +173,16 @@ def body(module, client):
             else:
                 have = {"id": None, "username": name, "is_admin": False}
             result.update(changed=True, password_changed=True)
-        elif password is not None and params["update_password"] == "always":
-            if not client.password_matches(name, password):
-                if not module.check_mode:
-                    current = client.password if name == client.username else None
-                    client.update_user_password(name, password, current_password=current)
-                result.update(changed=True, password_changed=True)
+        elif (
+            password is not None
+            and params["update_password"] == VERIFY_ALWAYS
+            and not client.password_matches(name, password)
+        ):
+            if not module.check_mode:
+                # The login user's own password goes through the self-service path (3.13+ needs it).
+                current = client.password if name == client.username else None
+                client.update_user_password(name, password, current_password=current)
+            result.update(changed=True, password_changed=True)
         is_admin = bool(have.get("is_admin"))
         if want_admin is not None and want_admin != is_admin:
             if not want_admin and name == client.username:
@@ -185,21 +194,22 @@ def body(module, client):
             is_admin = want_admin
             result["changed"] = True
         result["user"] = {"id": have.get("id"), "username": name, "is_admin": is_admin}
-        after = {"username": name, "exists": True, "is_admin": is_admin,
-                 "password_changed": result["password_changed"]}
+        after = {"username": name, "exists": True, "is_admin": is_admin, "password_changed": result["password_changed"]}
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = {"before": before, "after": after}
     return result
 
 
 def main():
-    module = mlflow_module(dict(
-        username=dict(type="str", required=True),
-        password=dict(type="str", no_log=True),
-        update_password=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
-        is_admin=dict(type="bool"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    ))
+    module = mlflow_module(
+        dict(
+            username=dict(type="str", required=True),
+            password=dict(type="str", no_log=True),
+            update_password=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
+            is_admin=dict(type="bool"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        )
+    )
     run(module, body)
 
 

@@ -25,11 +25,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The module only reads.
+    description: The module only reads.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 author:
-  - mlflow_k8s.platform contributors
+  - mlflow_k8s.platform contributors (@mlflow-k8s)
 """
 
 EXAMPLES = r"""
@@ -93,8 +94,15 @@ def body(module, client):
     users = []
     for name in sorted(state):
         view = state_view(state[name])
-        users.append({"username": name, "id": state[name]["id"], "is_admin": view["is_admin"],
-                      "roles": view.get("roles", []), "permissions": view["permissions"]})
+        users.append(
+            {
+                "username": name,
+                "id": state[name]["id"],
+                "is_admin": view["is_admin"],
+                "roles": view.get("roles", []),
+                "permissions": view["permissions"],
+            }
+        )
     return {"changed": False, "users": users}
 
 

@@ -9,8 +9,11 @@ API
     Runs ``mlflow_k8s.platform.<module>`` once on localhost through the ``ansible.posix.json``
     callback and returns the task result (raises AssertionError when the outcome is not the
     expected success/failure).
-``runner.playbook_text(playbook_yaml, extra_args=(), extra_vars=None) -> (rc, output)``
-    Runs a playbook with the default callback (e.g. at ``-vvv``) and returns all output.
+``runner.playbook_text(tasks, extra_args=(), env=None, extra_vars=None) -> (rc, output)``
+    Runs the tasks with the default callback (e.g. at ``-vvv``) and returns all output.
+``runner.playbook_json(tasks, extra_vars=None, check=False, diff=False) -> (rc, doc)``
+    Runs the tasks with the ``ansible.posix.json`` callback; ``doc["stats"]["localhost"]`` has
+    the recap counters, ``doc["plays"][0]["tasks"]`` every task result.
 """
 
 import json
@@ -26,40 +29,51 @@ class AnsibleRunner:
         self.repo_root = str(repo_root)
         self.connection = dict(connection)
         self.env = dict(os.environ)
-        self.env.update({
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_LOCALHOST_WARNING": "0",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-        })
+        self.env.update(
+            {
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_FORCE_COLOR": "0",
+                "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                "ANSIBLE_LOCALHOST_WARNING": "0",
+                "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            }
+        )
         for key in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             self.env.pop(key, None)
         self.env.update(env or {})
 
     def _play(self, tasks):
-        return [{
-            "name": "mlflow test",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}", "ansible_connection": "local"},
-            "module_defaults": {"group/mlflow_k8s.platform.mlflow": self.connection},
-            "tasks": tasks,
-        }]
+        return [
+            {
+                "name": "mlflow test",
+                "hosts": "localhost",
+                "gather_facts": False,
+                "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}", "ansible_connection": "local"},
+                "module_defaults": {"group/mlflow_k8s.platform.mlflow": self.connection},
+                "tasks": tasks,
+            }
+        ]
 
-    def _run(self, playbook, args, env_extra=None):
+    def _run(self, playbook, args, env_extra=None, extra_vars=None):
         env = dict(self.env)
         env.update(env_extra or {})
-        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-            json.dump(playbook, handle)
-            path = handle.name
+        paths = []
         try:
+            with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+                json.dump(playbook, handle)
+                paths.append(handle.name)
+            cli = ["ansible-playbook", "-i", "localhost,", paths[0], *args]
+            if extra_vars is not None:
+                with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+                    json.dump(extra_vars, handle)
+                    paths.append(handle.name)
+                cli += ["-e", "@" + paths[1]]
             return subprocess.run(
-                ["ansible-playbook", "-i", "localhost,", path] + list(args),
-                cwd=self.repo_root, env=env, capture_output=True, text=True, check=False, timeout=1800,
+                cli, cwd=self.repo_root, env=env, capture_output=True, text=True, check=False, timeout=1800
             )
         finally:
-            os.unlink(path)
+            for path in paths:
+                os.unlink(path)
 
     def task(self, module, args, check=False, diff=False, expect_failure=False, env=None):
         """Run one task and return its result dict."""
@@ -73,16 +87,38 @@ class AnsibleRunner:
         try:
             doc = json.loads(proc.stdout)
             result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError):
-            raise AssertionError("unparsable ansible output (rc=%s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        except (ValueError, KeyError, IndexError) as exc:
+            raise AssertionError(
+                "unparsable ansible output (rc=%s):\n%s\n%s"
+                % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+            ) from exc
         failed = bool(result.get("failed"))
         if failed != expect_failure:
-            raise AssertionError("%s %s: expected %s, got rc=%s result=%s" % (
-                module, "failure" if expect_failure else "success", "failure" if expect_failure else "success",
-                proc.returncode, json.dumps(result)[:3000]))
+            raise AssertionError(
+                "%s %s: expected %s, got rc=%s result=%s"
+                % (
+                    module,
+                    "failure" if expect_failure else "success",
+                    "failure" if expect_failure else "success",
+                    proc.returncode,
+                    json.dumps(result)[:3000],
+                )
+            )
         return result
 
-    def playbook_text(self, tasks, extra_args=(), env=None):
+    def playbook_text(self, tasks, extra_args=(), env=None, extra_vars=None):
         """Run tasks with the default callback; return (rc, stdout+stderr)."""
-        proc = self._run(self._play(tasks), list(extra_args), env)
+        proc = self._run(self._play(tasks), list(extra_args), env, extra_vars)
         return proc.returncode, proc.stdout + proc.stderr
+
+    def playbook_json(self, tasks, extra_vars=None, check=False, diff=False):
+        """Run tasks with the json callback; return (rc, parsed document)."""
+        cli = (["--check"] if check else []) + (["--diff"] if diff else [])
+        proc = self._run(self._play(tasks), cli, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}, extra_vars)
+        try:
+            return proc.returncode, json.loads(proc.stdout)
+        except ValueError as exc:
+            raise AssertionError(
+                "unparsable ansible output (rc=%s):\n%s\n%s"
+                % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+            ) from exc

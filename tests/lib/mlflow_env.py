@@ -22,6 +22,9 @@ API
 ``run_in_venv(version, code, env=None, timeout=120) -> str``
     Runs Python source in that virtualenv and returns its stdout (raises on non-zero exit).
 
+``http_get(url, headers=None, timeout=30) -> (status, body)``
+    Plain-HTTP GET for test servers (no redirects, no proxies).
+
 ``free_port() -> int``
     A currently free TCP port on 127.0.0.1.
 
@@ -56,6 +59,7 @@ Command line (for shell scripts)::
 import contextlib
 import dataclasses
 import fcntl
+import http.client
 import json
 import os
 import pathlib
@@ -67,8 +71,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 # 3.18.0 is on PyPI but not installable: it pins mlflow-skinny==3.18.0 and
 # mlflow-tracing==3.18.0, which were never published there. 3.17.2 is the newest that installs.
@@ -134,7 +137,7 @@ def ensure_venv(version, extra_requirements=()):
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([_base_python(), "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"] + reqs,
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *reqs],
             check=True,
         )
         marker.write_text(json.dumps(reqs) + "\n")
@@ -159,8 +162,25 @@ def run_in_venv(version, code, env=None, timeout=120):
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError("python in mlflow %s venv failed (%d):\n%s" % (version, proc.returncode, proc.stderr[-4000:]))
+        raise RuntimeError(
+            "python in mlflow %s venv failed (%d):\n%s" % (version, proc.returncode, proc.stderr[-4000:])
+        )
     return proc.stdout
+
+
+def http_get(url, headers=None, timeout=30):
+    """GET an http:// URL; return (status, body bytes). Only plain HTTP to test servers."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
 
 
 def free_port():
@@ -221,10 +241,9 @@ def _wait_healthy(proc, url, timeout, log_path):
         if proc.poll() is not None:
             raise RuntimeError("mlflow server exited with %s:\n%s" % (proc.returncode, _tail(log_path)))
         try:
-            with urllib.request.urlopen(url + "/health", timeout=3) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
+            if http_get(url + "/health", timeout=3)[0] == 200:
+                return
+        except OSError:
             pass
         time.sleep(0.5)
     raise RuntimeError("mlflow server did not become healthy in %ss:\n%s" % (timeout, _tail(log_path)))
@@ -291,20 +310,29 @@ def mlflow_server(
     (workdir / "artifacts").mkdir()
     log_path = workdir / "server.log"
     port = free_port()
-    cmd = [str(venv / "bin" / "mlflow"), "server", "--app-name", "basic-auth",
-           "--backend-store-uri", backend_store_uri,
-           "--artifacts-destination", str(workdir / "artifacts")]
+    cmd = [
+        str(venv / "bin" / "mlflow"),
+        "server",
+        "--app-name",
+        "basic-auth",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        str(workdir / "artifacts"),
+    ]
     if host_args:
         cmd += ["--host", "127.0.0.1", "--port", str(port)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     cmd += list(server_args)
     full_env = dict(os.environ)
-    full_env.update({
-        "MLFLOW_AUTH_CONFIG_PATH": str(ini_path),
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
-        "PATH": "%s:%s" % (venv / "bin", os.environ.get("PATH", "")),
-    })
+    full_env.update(
+        {
+            "MLFLOW_AUTH_CONFIG_PATH": str(ini_path),
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+            "PATH": "%s:%s" % (venv / "bin", os.environ.get("PATH", "")),
+        }
+    )
     # Credentials of the test runner must not leak into the server process.
     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
         full_env.pop(key, None)
@@ -312,16 +340,29 @@ def mlflow_server(
     url = "http://127.0.0.1:%d" % port
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            cmd, cwd=workdir, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cmd,
+            cwd=workdir,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     try:
         _wait_healthy(proc, url, startup_timeout, log_path)
         yield MlflowServer(
-            version=version, url=url, port=port, admin_username=admin_username,
-            admin_password=admin_password, workdir=workdir, log_path=log_path,
-            ini_path=ini_path, venv=venv, pid=proc.pid,
-            backend_store_uri=backend_store_uri, auth_db_uri=auth_db_uri,
+            version=version,
+            url=url,
+            port=port,
+            admin_username=admin_username,
+            admin_password=admin_password,
+            workdir=workdir,
+            log_path=log_path,
+            ini_path=ini_path,
+            venv=venv,
+            pid=proc.pid,
+            backend_store_uri=backend_store_uri,
+            auth_db_uri=auth_db_uri,
         )
     finally:
         kill_group(proc)

@@ -55,7 +55,7 @@ def _free_port():
 
 def _as_postgres(cmd):
     if os.geteuid() == 0:
-        return ["runuser", "-u", OS_USER, "--"] + cmd
+        return ["runuser", "-u", OS_USER, "--", *cmd]
     return cmd
 
 
@@ -101,24 +101,55 @@ class PostgresServer:
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         os.chmod(self.root, 0o700)
         subprocess.run(
-            _as_postgres([self._bin("initdb"), "-D", self.datadir, "-U", OS_USER, "-E", "UTF8",
-                          "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256"]),
-            check=True, capture_output=True, text=True,
+            _as_postgres(
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    self.datadir,
+                    "-U",
+                    OS_USER,
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
         )
 
     def _start(self, timeout):
         for _attempt in range(3):
             self.port = _free_port()
-            cmd = _as_postgres([
-                self._bin("postgres"), "-D", self.datadir,
-                "-c", "listen_addresses=127.0.0.1", "-c", "port=%d" % self.port,
-                "-c", "unix_socket_directories=%s" % self.socket_dir,
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
-            ])
+            cmd = _as_postgres(
+                [
+                    self._bin("postgres"),
+                    "-D",
+                    self.datadir,
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "port=%d" % self.port,
+                    "-c",
+                    "unix_socket_directories=%s" % self.socket_dir,
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ]
+            )
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                    cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cmd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )
             if self._wait_ready(timeout):
@@ -150,10 +181,29 @@ class PostgresServer:
     def psql(self, sql, database="postgres"):
         """Run SQL as the superuser through the Unix socket; return unaligned output."""
         proc = subprocess.run(
-            _as_postgres([self._bin("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-                          "-h", self.socket_dir, "-p", str(self.port), "-U", OS_USER,
-                          "-d", database, "-c", sql]),
-            capture_output=True, text=True, check=False,
+            _as_postgres(
+                [
+                    self._bin("psql"),
+                    "-X",
+                    "-q",
+                    "-At",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    self.socket_dir,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    OS_USER,
+                    "-d",
+                    database,
+                    "-c",
+                    sql,
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise RuntimeError("psql failed: %s" % proc.stderr.strip())
