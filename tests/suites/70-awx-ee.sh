@@ -2,8 +2,9 @@
 # AWX job templates, surveys and credentials as data, checked against the argument specs of
 # the roles and playbooks they feed; playbooks/awx_configure.yml linted and validated with the
 # real awx.awx (extracted from the ansible 13.8.0 wheel into the cache, no AWX server);
-# `ansible-builder create` of the execution environment; the role README generator.
-# Cold: ~1 min (one 55 MB wheel download); warm: ~40 s.
+# `ansible-builder create` of the execution environment; documentation tooling: the role README
+# generator, ansible-doc of every module, an antsibull-changelog build.
+# Cold: ~1.5 min (one 55 MB wheel download); warm: ~1 min.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
