@@ -200,6 +200,14 @@ def test_gce_disks_are_reported_and_only_deleted_when_asked(cluster, play):
         source={"gcePersistentDisk": {"pdName": "disk-intree", "fsType": "ext4"}},
         labels={"topology.kubernetes.io/zone": "europe-west1-b"},
     )
+    intree_regional = Volume(
+        cluster.pv_name("gce-intree-reg"),
+        cls,
+        ns,
+        release=True,
+        source={"gcePersistentDisk": {"pdName": "disk-regional"}},
+        labels={"topology.kubernetes.io/zone": "europe-west1-b__europe-west1-d"},
+    )
     csi_zonal = Volume(
         cluster.pv_name("gce-csi"),
         cls,
@@ -237,7 +245,7 @@ def test_gce_disks_are_reported_and_only_deleted_when_asked(cluster, play):
             }
         },
     )
-    vols = [intree, csi_zonal, csi_regional, other_project]
+    vols = [intree, intree_regional, csi_zonal, csi_regional, other_project]
     cluster.create(vols)
     names = {v.name for v in vols}
     filters = {"prune_pv_storage_classes": [cls], "prune_pv_claim_namespaces": [ns]}
@@ -248,6 +256,8 @@ def test_gce_disks_are_reported_and_only_deleted_when_asked(cluster, play):
     assert disks == sorted(
         [
             f"GCE disk: {intree.name} | projects/prune-proj-123/zones/europe-west1-b/disks/disk-intree | delete",
+            f"GCE disk: {intree_regional.name} | projects/prune-proj-123/regions/europe-west1/disks/disk-regional"
+            " | delete",
             f"GCE disk: {csi_zonal.name} | projects/prune-proj-123/zones/europe-west1-c/disks/pvc-1234 | delete",
             f"GCE disk: {csi_regional.name} | projects/prune-proj-123/regions/europe-west1/disks/pvc-5678 | delete",
             f"GCE disk: {other_project.name} | projects/someone-else-9/zones/europe-west1-b/disks/theirs"
@@ -264,6 +274,8 @@ def test_gce_disks_are_reported_and_only_deleted_when_asked(cluster, play):
         [
             f"GCE disk would delete (check mode): projects/prune-proj-123/zones/europe-west1-b/disks/disk-intree"
             f" (PersistentVolume {intree.name})",
+            f"GCE disk would delete (check mode): projects/prune-proj-123/regions/europe-west1/disks/disk-regional"
+            f" (PersistentVolume {intree_regional.name})",
             f"GCE disk would delete (check mode): projects/prune-proj-123/zones/europe-west1-c/disks/pvc-1234"
             f" (PersistentVolume {csi_zonal.name})",
             f"GCE disk would delete (check mode): projects/prune-proj-123/regions/europe-west1/disks/pvc-5678"
@@ -271,15 +283,21 @@ def test_gce_disks_are_reported_and_only_deleted_when_asked(cluster, play):
         ]
     )
     regional = checked.task_results("Delete the regional Google disks behind deleted Retain volumes")[0]
-    assert [r["item"]["zones"] for r in regional["results"]] == [["europe-west1-b", "europe-west1-c"]]
+    assert sorted(r["item"]["zones"] for r in regional["results"]) == [
+        ["europe-west1-b", "europe-west1-c"],
+        ["europe-west1-b", "europe-west1-d"],
+    ]
     assert cluster.existing(names) == names
 
     # Not asked: volumes go, disks stay, and no Google module runs.
     result = play(filters | {"prune_pv_confirm": True})
     assert result.rc == 0, result.stdout + result.stderr
     kept = [line for line in result.listing() if line.startswith("GCE disk: ")]
-    assert len(kept) == 4 and all(line.endswith("| kept: prune_pv_delete_disks is false") for line in kept)
-    for task in ("Delete the zonal Google disks behind deleted Retain volumes",):
+    assert len(kept) == 5 and all(line.endswith("| kept: prune_pv_delete_disks is false") for line in kept)
+    for task in (
+        "Delete the zonal Google disks behind deleted Retain volumes",
+        "Delete the regional Google disks behind deleted Retain volumes",
+    ):
         assert result.task_results(task)[0]["results"] == []
     assert cluster.existing(names) == set()
 
