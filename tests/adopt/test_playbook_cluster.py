@@ -7,13 +7,18 @@ alone, confirmation, check mode, idempotence and the restart after a failed Job.
 """
 
 import base64
+import fcntl
 import json
 import os
 import pathlib
+import pty
 import re
 import secrets
+import select
+import signal
 import string
 import subprocess
+import termios
 import time
 
 import pytest
@@ -144,6 +149,49 @@ class Env:
             )
         return proc
 
+    def run_on_terminal(self, answer, timeout=600):
+        """Runs the playbook with a pseudo-terminal as its controlling terminal; answers the prompt."""
+        args = {
+            "adopt_bitnami_namespace": self.old_ns,
+            "adopt_bitnami_release": RELEASE,
+            "adopt_bitnami_target_namespace": self.new_ns,
+            "adopt_bitnami_wait_timeout": 300,
+        }
+        env = dict(os.environ, KUBECONFIG=_kubeconfig(), ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            ["ansible-playbook", "playbooks/adopt_bitnami.yml", "-e", json.dumps(args)],
+            cwd=ROOT,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=_take_terminal,
+        )
+        os.close(slave)
+        output, answered, deadline = b"", False, time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if not select.select([master], [], [], 1)[0]:
+                    continue
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the playbook closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if not answered and b"Type yes to go on" in output:
+                    time.sleep(0.5)
+                    os.write(master, answer.encode() + b"\r")
+                    answered = True
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            os.close(master)
+        return proc.wait(timeout=60), output.decode(errors="replace")
+
     def replicas(self):
         apps = self.api["apps"]
         old = apps.read_namespaced_deployment(RELEASE + "-tracking", self.old_ns)
@@ -181,6 +229,12 @@ class Env:
                 p.metadata.name for p in self.api["net"].list_namespaced_network_policy(self.new_ns).items
             ),
         }
+
+
+def _take_terminal():
+    # In the child, after setsid: make the pty (its stdin) the controlling terminal, so the
+    # playbook is the foreground process group and ansible's pause module prompts.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 @pytest.fixture
@@ -222,6 +276,21 @@ def test_without_confirmation_nothing_changes(env):
     assert _recap(proc.stdout)["changed"] == 0
     assert env.adoption_objects() == before
     assert env.replicas() == UNTOUCHED
+
+
+def test_terminal_prompt_asks_and_only_yes_adopts(env):
+    before = env.adoption_objects()
+    rc, out = env.run_on_terminal("no")
+    assert rc == 0, out
+    assert "Adopt %s/%s as planned above?" % (env.old_ns, RELEASE) in out
+    assert "Nothing changed: no confirmation" in out
+    assert env.adoption_objects() == before
+    assert env.replicas() == UNTOUCHED
+
+    rc, out = env.run_on_terminal("yes")
+    assert rc == 0, out
+    assert env.job().status.succeeded == 1
+    assert env.replicas() == {"old": (0, "2"), "pg": (0, "1"), "new": (2, None)}
 
 
 def test_adoption_creates_the_job_and_scales_in_order(env):
