@@ -43,6 +43,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, code, body, content_type="application/json; charset=UTF-8"):
+        with self.server.state.lock:
+            if self.server.state.requests:
+                self.server.state.requests[-1]["status"] = code
         if isinstance(body, bytes):
             data, content_type = body, "application/octet-stream"
         else:

@@ -61,6 +61,11 @@ def test_workload_identity_converge_then_idempotent_then_check(standin, run_play
     assert role_members(state["sa_policies"][sa], "roles/iam.workloadIdentityUser") == [
         "serviceAccount:%s.svc.id.goog[mlflow/mlflow]" % standin.project]
     assert [k for k in state["keys"].values() if k["email"] == sa] == []
+    # The new account had not propagated to Cloud Storage yet: the first grant was refused with
+    # 400 "does not exist" and retried.
+    bucket_writes = [r["status"] for r in standin.requests()
+                     if r["method"] == "PUT" and r["path"] == "/storage/v1/b/%s/iam" % BUCKET]
+    assert bucket_writes == [400, 200]
     # Only Google's storage, IAM and token hosts were called (no project-level IAM API).
     assert {r["host"] for r in standin.requests()} == {
         "storage.googleapis.com", "iam.googleapis.com", "oauth2.googleapis.com"}
@@ -195,6 +200,16 @@ def test_gcp_iam_member_etag_conflicts_absent_and_errors(standin, run_playbook, 
     result, module = _member(run_playbook, tmp_path, standin, test_bucket="no-such-bucket-here",
                              test_role="roles/storage.objectViewer", test_member="user:ada@example.com")
     assert result.rc != 0 and "The specified bucket does not exist." in result.out, result
+
+    # An account that never appears: the module waits propagation_timeout, then reports IAM's error.
+    ghost = "serviceAccount:ghost-account@%s.iam.gserviceaccount.com" % standin.project
+    standin.clear_requests()
+    result, module = _member(run_playbook, tmp_path, standin, test_bucket=BUCKET, test_propagation_timeout=3,
+                             test_role="roles/storage.objectViewer", test_member=ghost)
+    assert result.rc != 0 and "ghost-account@%s.iam.gserviceaccount.com does not exist" % standin.project in result.out
+    ghost_writes = [r for r in standin.requests() if r["method"] == "PUT" and r.get("status") == 400]
+    # One write at once, one when the timeout is reached.
+    assert len(ghost_writes) == 2
 
     # A pool that does not exist is rejected by IAM, and the error reaches the user.
     result, module = _member(run_playbook, tmp_path, standin, test_service_account=sa,
