@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import importlib
 import json
 import os
 import pathlib
@@ -14,9 +15,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 
-import mlflow_env  # noqa: E402
-import postgres  # noqa: E402
-from ansible_runner import AnsibleRunner  # noqa: E402
+mlflow_env = importlib.import_module("mlflow_env")
+postgres = importlib.import_module("postgres")
+AnsibleRunner = importlib.import_module("ansible_runner").AnsibleRunner
 
 VERSIONS = [
     os.environ.get("MLFLOW_TEST_CURRENT_VERSION", mlflow_env.CURRENT_VERSION),

@@ -84,7 +84,11 @@ def test_role_apply_idempotent_and_check_mode(mlflow):
     rc, doc, stats = _play(mlflow, changed, check=True, diff=True)
     assert rc == 0 and stats["changed"] == 1
     assert mlflow.db_snapshot() == before, "check mode wrote to the auth database"
-    task = next(t for t in doc["plays"][0]["tasks"] if t["task"]["name"].startswith("Reconcile"))
+    task = next(
+        t
+        for t in doc["plays"][0]["tasks"]
+        if t["task"]["name"].endswith("Reconcile roles, users, admins and permissions in one call")
+    )
     result = task["hosts"]["localhost"]
     assert result["diff"]["after"]["per@example.org"]["is_admin"] is True
     assert result["diff"]["after"]["per@example.org"]["permissions"]["experiment:%s" % exp_id] == "READ"
@@ -192,4 +196,11 @@ def test_role_vvv_prints_no_secret(mlflow):
     rc, out = mlflow.ansible.playbook_text(ROLE, ["-vvv", "--diff"], extra_vars=data)
     assert rc == 0, out[-3000:]
     for secret in (BRIDGE, SVC_PW, mlflow.server.admin_password):
+        assert secret not in out
+    # A failing validation names the user, never the rejected password.
+    weak = "weak-pw-9"
+    bad = _vars(mlflow, mlflow_users_api_users=[{"username": "svc-weak", "password": weak}])
+    rc, out = mlflow.ansible.playbook_text(ROLE, ["-vvv"], extra_vars=bad)
+    assert rc != 0 and "shorter than 12 characters or the former MLflow default for: svc-weak" in out
+    for secret in (weak, BRIDGE, mlflow.server.admin_password):
         assert secret not in out
