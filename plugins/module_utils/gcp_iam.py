@@ -71,8 +71,9 @@ def gcp_auth_argument_spec():
     )
 
 
-GCP_AUTH_MUTUALLY_EXCLUSIVE = [["service_account_email", "service_account_file", "service_account_contents",
-                                "access_token"]]
+GCP_AUTH_MUTUALLY_EXCLUSIVE = [
+    ["service_account_email", "service_account_file", "service_account_contents", "access_token"]
+]
 
 
 class GcpApiError(Exception):
@@ -199,8 +200,10 @@ class ServiceAccountPolicy:
 def member_problem(member):
     """Why ``member`` is not a principal IAM accepts, or None."""
     if not _MEMBER_RE.match(member or ""):
-        return ("member '%s' must be allUsers, allAuthenticatedUsers or start with user:, serviceAccount:, group:, "
-                "domain:, projectOwner:, projectEditor:, projectViewer:, principal:// or principalSet://" % member)
+        return (
+            "member '%s' must be allUsers, allAuthenticatedUsers or start with user:, serviceAccount:, group:, "
+            "domain:, projectOwner:, projectEditor:, projectViewer:, principal:// or principalSet://" % member
+        )
     return None
 
 
@@ -254,10 +257,15 @@ def is_propagation_error(error, member):
     seconds ago can fail with 400 "Service account ... does not exist." for a while.
     """
     identity = member.partition(":")[2]
-    return (error.status == 400 and member.startswith("serviceAccount:") and bool(identity)
-            and identity in (error.message or "") and "does not exist" in (error.message or ""))
+    return (
+        error.status == 400
+        and member.startswith("serviceAccount:")
+        and bool(identity)
+        and identity in (error.message or "")
+        and "does not exist" in (error.message or "")
+    )
 
 
 def retry_delay(attempt, base=0.5, cap=8.0):
     """Exponential backoff for a re-read after an etag conflict."""
-    return min(cap, base * (2 ** attempt))
+    return min(cap, base * (2**attempt))

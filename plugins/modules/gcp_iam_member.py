@@ -176,8 +176,13 @@ def run(module, resource):
         before = role_members(policy, params["role"])
         new_policy, changed = apply_member(policy, params["role"], params["member"], params["state"])
         if not changed or module.check_mode:
-            return dict(changed=changed, members=role_members(new_policy, params["role"]),
-                        etag=policy.get("etag", ""), attempts=attempts, before=before)
+            return dict(
+                changed=changed,
+                members=role_members(new_policy, params["role"]),
+                etag=policy.get("etag", ""),
+                attempts=attempts,
+                before=before,
+            )
         try:
             written = resource.set(new_policy)
         except GcpApiError as exc:
@@ -189,8 +194,13 @@ def run(module, resource):
                 time.sleep(min(retry_delay(attempts, base=2.0, cap=10.0), max(0.0, deadline - time.time())))
                 continue
             raise
-        return dict(changed=True, members=role_members(written, params["role"]),
-                    etag=written.get("etag", ""), attempts=attempts, before=before)
+        return dict(
+            changed=True,
+            members=role_members(written, params["role"]),
+            etag=written.get("etag", ""),
+            attempts=attempts,
+            before=before,
+        )
 
 
 def main():
@@ -227,15 +237,18 @@ def main():
     except GcpApiError as exc:
         module.fail_json(
             msg="Google API error on %s %s: %s" % (resource.kind, resource.name, exc.message),
-            status=exc.status, reason=exc.reason,
+            status=exc.status,
+            reason=exc.reason,
         )
     before = result.pop("before")
     result["resource"] = resource.name
     if module._diff:
         header = "%s %s: %s" % (resource.kind, resource.name, params["role"])
         result["diff"] = dict(
-            before={"members": before}, after={"members": result["members"]},
-            before_header=header, after_header=header,
+            before={"members": before},
+            after={"members": result["members"]},
+            before_header=header,
+            after_header=header,
         )
     module.exit_json(**result)
 

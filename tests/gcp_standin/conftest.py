@@ -16,8 +16,11 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
-                   r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
+RECAP = re.compile(
+    r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
+    r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)",
+    re.M,
+)
 
 
 class StandIn:
@@ -66,9 +69,11 @@ class StandIn:
 
     def writes(self):
         """API calls that change something (token exchanges and reads excluded)."""
-        return [r for r in self.requests()
-                if r["host"] != "oauth2.googleapis.com"
-                and r["method"] != "GET" and not r["path"].endswith(":getIamPolicy")]
+        return [
+            r
+            for r in self.requests()
+            if r["host"] != "oauth2.googleapis.com" and r["method"] != "GET" and not r["path"].endswith(":getIamPolicy")
+        ]
 
     def session(self):
         """A requests session that reaches the stand-in exactly as the modules do."""
@@ -84,12 +89,21 @@ class Result:
         self.rc = proc.returncode
         self.out = proc.stdout
         match = RECAP.search(proc.stdout)
-        self.recap = dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
-                              map(int, match.groups()), strict=True)) if match else None
+        self.recap = (
+            dict(
+                zip(
+                    ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
+                    map(int, match.groups()),
+                    strict=True,
+                )
+            )
+            if match
+            else None
+        )
 
     def __repr__(self):
         start = self.out.find("[ERROR]")
-        shown = self.out[start:start + 4000] if start >= 0 else self.out[-4000:]
+        shown = self.out[start : start + 4000] if start >= 0 else self.out[-4000:]
         return "rc=%s recap=%s\n%s" % (self.rc, self.recap, shown)
 
 
@@ -114,11 +128,21 @@ def run_playbook(tmp_path, standin):
         vars_file.write_text(json.dumps(extra_vars))
         env = dict(os.environ, **standin.env)
         # Key files may only ever appear here; the tests check it stays empty.
-        env.update(TMPDIR=str(controller_tmp), ANSIBLE_LOCAL_TEMP=str(short / "a"),
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="false")
+        env.update(
+            TMPDIR=str(controller_tmp),
+            ANSIBLE_LOCAL_TEMP=str(short / "a"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_DEPRECATION_WARNINGS="false",
+        )
         proc = subprocess.run(
             ["ansible-playbook", str(HERE / "playbooks" / playbook), "-e", "@%s" % vars_file, *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=600,
+            check=False,
         )
         return Result(proc)
 

@@ -15,8 +15,13 @@ class ApiError(Exception):
 def storage_error(code, reason, message):
     return ApiError(
         code,
-        {"error": {"code": code, "message": message,
-                   "errors": [{"message": message, "domain": "global", "reason": reason}]}},
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": reason}],
+            }
+        },
     )
 
 

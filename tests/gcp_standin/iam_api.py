@@ -13,8 +13,7 @@ from state import Policy, new_etag
 
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 _MAX_USER_KEYS = 10
-_CONCURRENT = ("There were concurrent policy changes. Please retry the whole read-modify-write with "
-               "exponential backoff.")
+_CONCURRENT = "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff."
 
 
 def _ts(moment):
@@ -148,11 +147,16 @@ class IamApi:
                     raise platform_error(400, "Invalid member: %s" % member)
                 pool = workload_identity_member(member)
                 if pool and (pool[0] != self.state.project_id or not self.state.workload_identity_pool):
-                    raise platform_error(400, "Identity Pool does not exist (%s.svc.id.goog). Please check that "
-                                         "you specified a valid resource name as returned in the `name` attribute "
-                                         "in the configuration API." % pool[0])
-        stored = Policy([{k: v for k, v in b.items() if k in ("role", "members", "condition")}
-                         for b in new.get("bindings") or []], etag=new_etag())
+                    raise platform_error(
+                        400,
+                        "Identity Pool does not exist (%s.svc.id.goog). Please check that "
+                        "you specified a valid resource name as returned in the `name` attribute "
+                        "in the configuration API." % pool[0],
+                    )
+        stored = Policy(
+            [{k: v for k, v in b.items() if k in ("role", "members", "condition")} for b in new.get("bindings") or []],
+            etag=new_etag(),
+        )
         stored.version = new.get("version", 1)
         self.state.sa_policies[account["email"]] = stored
         return 200, stored.to_json()

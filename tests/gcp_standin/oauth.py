@@ -52,8 +52,10 @@ def verify_jwt(state, token, audiences):
         raise OAuthError("invalid_grant", "Invalid JWT Signature.") from exc
     now = time.time()
     if not claims.get("iat") or not claims.get("exp") or claims["exp"] < now - 30 or claims["iat"] > now + 30:
-        raise OAuthError("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
-                                          "reasonable timeframe.")
+        raise OAuthError(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+        )
     if claims["exp"] - claims["iat"] > 3600:
         raise OAuthError("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes)")
     if claims.get("aud") not in audiences:
@@ -77,9 +79,12 @@ def token_endpoint(state, raw_body):
 def authenticate(state, authorization, api):
     """Check the bearer credential of an API call; return the caller's e-mail."""
     if not authorization.startswith("Bearer "):
-        raise platform_error(401, "Request is missing required authentication credential. Expected OAuth 2 access "
-                                  "token, login cookie or other valid authentication credential.")
-    token = authorization[len("Bearer "):]
+        raise platform_error(
+            401,
+            "Request is missing required authentication credential. Expected OAuth 2 access "
+            "token, login cookie or other valid authentication credential.",
+        )
+    token = authorization[len("Bearer ") :]
     grant = state.tokens.get(token)
     if grant is None and token.count(".") == 2:
         # Self-signed JWT access, which google-auth uses when no scopes are requested.

@@ -79,7 +79,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 caller = authenticate(state, self.headers.get("Authorization", ""), api)
                 upload = "/upload/storage/v1/"
                 if host == StorageApi.host and url.path.startswith(upload) and self.command == "POST":
-                    result = api.upload(caller, [unquote(p) for p in url.path[len(upload):].split("/")], query, raw)
+                    result = api.upload(caller, [unquote(p) for p in url.path[len(upload) :].split("/")], query, raw)
                     if result is None:
                         raise platform_error(501, "gcp stand-in does not implement this upload")
                     return self._send(*result)
@@ -90,7 +90,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 prefix = "/storage/v1/" if host == StorageApi.host else "/v1/"
                 result = None
                 if url.path.startswith(prefix):
-                    parts = [unquote(p) for p in url.path[len(prefix):].split("/")]
+                    parts = [unquote(p) for p in url.path[len(prefix) :].split("/")]
                     result = api.route(self.command, parts, query, body, caller)
                 if result is None:
                     raise platform_error(501, "gcp stand-in does not implement %s %s" % (self.command, url.path))
@@ -150,13 +150,16 @@ class ControlHandler(BaseHTTPRequestHandler):
             if self.path == "/requests":
                 return self._reply(200, state.requests)
             if self.path == "/state":
-                return self._reply(200, {
-                    "buckets": state.buckets,
-                    "bucket_policies": {k: v.to_json() for k, v in state.bucket_policies.items()},
-                    "service_accounts": state.service_accounts,
-                    "sa_policies": {k: v.to_json() for k, v in state.sa_policies.items()},
-                    "keys": {k: dict(v["meta"], email=v["email"]) for k, v in state.keys.items()},
-                })
+                return self._reply(
+                    200,
+                    {
+                        "buckets": state.buckets,
+                        "bucket_policies": {k: v.to_json() for k, v in state.bucket_policies.items()},
+                        "service_accounts": state.service_accounts,
+                        "sa_policies": {k: v.to_json() for k, v in state.sa_policies.items()},
+                        "keys": {k: dict(v["meta"], email=v["email"]) for k, v in state.keys.items()},
+                    },
+                )
         return self._reply(404, {"error": "unknown control path"})
 
     def do_POST(self):

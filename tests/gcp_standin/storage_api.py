@@ -7,18 +7,38 @@ from errors import storage_error
 from naming import bucket_name_problem, member_ok
 from state import Policy, new_etag
 
-_MUTABLE = ("storageClass", "versioning", "lifecycle", "labels", "cors", "website", "logging",
-            "defaultEventBasedHold", "billing", "retentionPolicy", "autoclass")
+_MUTABLE = (
+    "storageClass",
+    "versioning",
+    "lifecycle",
+    "labels",
+    "cors",
+    "website",
+    "logging",
+    "defaultEventBasedHold",
+    "billing",
+    "retentionPolicy",
+    "autoclass",
+)
 _ACTIONS = {"Delete", "SetStorageClass", "AbortIncompleteMultipartUpload"}
-_CLASSES = {"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL", "REGIONAL",
-            "DURABLE_REDUCED_AVAILABILITY"}
+_CLASSES = {"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL", "REGIONAL", "DURABLE_REDUCED_AVAILABILITY"}
 _PUBLIC = {"allUsers", "allAuthenticatedUsers"}
 # Object permissions of the predefined roles a bucket policy can grant (subset used here).
 _ROLE_PERMISSIONS = {
-    "roles/storage.objectAdmin": {"storage.objects.create", "storage.objects.get", "storage.objects.list",
-                                  "storage.objects.delete", "storage.objects.update"},
-    "roles/storage.objectUser": {"storage.objects.create", "storage.objects.get", "storage.objects.list",
-                                 "storage.objects.delete", "storage.objects.update"},
+    "roles/storage.objectAdmin": {
+        "storage.objects.create",
+        "storage.objects.get",
+        "storage.objects.list",
+        "storage.objects.delete",
+        "storage.objects.update",
+    },
+    "roles/storage.objectUser": {
+        "storage.objects.create",
+        "storage.objects.get",
+        "storage.objects.list",
+        "storage.objects.delete",
+        "storage.objects.update",
+    },
     "roles/storage.objectCreator": {"storage.objects.create"},
     "roles/storage.objectViewer": {"storage.objects.get", "storage.objects.list"},
 }
@@ -54,7 +74,8 @@ class StorageApi:
                 granted |= _ROLE_PERMISSIONS.get(binding["role"], set())
         if permission not in granted:
             raise storage_error(
-                403, "forbidden",
+                403,
+                "forbidden",
                 "%s does not have %s access to the Google Cloud Storage bucket. Permission '%s' denied on resource "
                 "(or it may not exist)." % (caller, permission, permission),
             )
@@ -85,7 +106,8 @@ class StorageApi:
         if bucket in self.state.foreign_buckets:
             if parts == ["b"]:
                 raise storage_error(
-                    409, "conflict",
+                    409,
+                    "conflict",
                     "The requested bucket name is not available. The bucket namespace is shared by all users of the "
                     "system. Please select a different name and try again.",
                 )
@@ -95,7 +117,8 @@ class StorageApi:
         if not caller_owns:
             permission = "storage.buckets.getIamPolicy" if parts[-1] == "iam" else "storage.buckets.get"
             raise storage_error(
-                403, "forbidden",
+                403,
+                "forbidden",
                 "%s does not have %s access to the Google Cloud Storage bucket %s. Permission '%s' denied on "
                 "resource (or it may not exist)." % (caller, permission, bucket, permission),
             )
@@ -137,8 +160,10 @@ class StorageApi:
         if bucket is not None:
             ubla = (iam.get("uniformBucketLevelAccess") or {}).get("enabled")
             current = bucket["iamConfiguration"]["uniformBucketLevelAccess"]
-            if ubla is False and current["enabled"] and _now() > datetime.datetime.fromisoformat(
-                current["lockedTime"].replace("Z", "+00:00")
+            if (
+                ubla is False
+                and current["enabled"]
+                and _now() > datetime.datetime.fromisoformat(current["lockedTime"].replace("Z", "+00:00"))
             ):
                 raise storage_error(400, "invalid", "Uniform bucket-level access is locked.")
 
@@ -172,7 +197,8 @@ class StorageApi:
             raise storage_error(400, "invalid", problem)
         if name in self.state.buckets:
             raise storage_error(
-                409, "conflict",
+                409,
+                "conflict",
                 "Your previous request to create the named bucket succeeded and you already own it.",
             )
         self._check_fields(body, None)
@@ -207,10 +233,11 @@ class StorageApi:
         self.state.buckets[name] = bucket
         self.state.bucket_policies[name] = Policy(
             [
-                {"role": "roles/storage.legacyBucketOwner",
-                 "members": ["projectEditor:%s" % self.state.project_id, "projectOwner:%s" % self.state.project_id]},
-                {"role": "roles/storage.legacyBucketReader",
-                 "members": ["projectViewer:%s" % self.state.project_id]},
+                {
+                    "role": "roles/storage.legacyBucketOwner",
+                    "members": ["projectEditor:%s" % self.state.project_id, "projectOwner:%s" % self.state.project_id],
+                },
+                {"role": "roles/storage.legacyBucketReader", "members": ["projectViewer:%s" % self.state.project_id]},
             ],
             etag="CAE=",
         )
@@ -275,12 +302,14 @@ class StorageApi:
                     raise storage_error(400, "invalid", "Service account %s does not exist." % email)
             if binding.get("condition") and not bucket["iamConfiguration"]["uniformBucketLevelAccess"]["enabled"]:
                 raise storage_error(
-                    400, "invalid",
+                    400,
+                    "invalid",
                     "IAM conditions can only be used on buckets with uniform bucket-level access enabled.",
                 )
             if bucket["iamConfiguration"]["publicAccessPrevention"] == "enforced" and _PUBLIC & set(members):
                 raise storage_error(
-                    412, "conditionNotMet",
+                    412,
+                    "conditionNotMet",
                     "The member bindings allUsers and allAuthenticatedUsers are not allowed since public "
                     "access prevention is enforced.",
                 )

@@ -19,8 +19,11 @@ def facts(role_vars):
 
 def assert_no_key_on_disk(directory):
     """The role's private key directory is gone and no file under TMPDIR holds a key."""
-    leftovers = [p for p in directory.rglob("*") if p.name.endswith(".gcp-storage")
-                 or (p.is_file() and "PRIVATE KEY" in p.read_text(errors="replace"))]
+    leftovers = [
+        p
+        for p in directory.rglob("*")
+        if p.name.endswith(".gcp-storage") or (p.is_file() and "PRIVATE KEY" in p.read_text(errors="replace"))
+    ]
     assert leftovers == []
 
 
@@ -53,22 +56,30 @@ def test_workload_identity_converge_then_idempotent_then_check(standin, run_play
     assert role_members(bucket_policy, "roles/storage.objectAdmin") == ["serviceAccount:" + sa]
     # The default legacy bindings stay; the service account gets nothing else.
     assert role_members(bucket_policy, "roles/storage.legacyBucketOwner") == [
-        "projectEditor:" + standin.project, "projectOwner:" + standin.project]
+        "projectEditor:" + standin.project,
+        "projectOwner:" + standin.project,
+    ]
     assert [b["role"] for b in bucket_policy["bindings"] if "serviceAccount:" + sa in b["members"]] == [
-        "roles/storage.objectAdmin"]
+        "roles/storage.objectAdmin"
+    ]
 
     assert state["service_accounts"][sa]["displayName"] == "MLflow artifact store"
     assert role_members(state["sa_policies"][sa], "roles/iam.workloadIdentityUser") == [
-        "serviceAccount:%s.svc.id.goog[mlflow/mlflow]" % standin.project]
+        "serviceAccount:%s.svc.id.goog[mlflow/mlflow]" % standin.project
+    ]
     assert [k for k in state["keys"].values() if k["email"] == sa] == []
     # The new account had not propagated to Cloud Storage yet: the first grant was refused with
     # 400 "does not exist" and retried.
-    bucket_writes = [r["status"] for r in standin.requests()
-                     if r["method"] == "PUT" and r["path"] == "/storage/v1/b/%s/iam" % BUCKET]
+    bucket_writes = [
+        r["status"] for r in standin.requests() if r["method"] == "PUT" and r["path"] == "/storage/v1/b/%s/iam" % BUCKET
+    ]
     assert bucket_writes == [400, 200]
     # Only Google's storage, IAM and token hosts were called (no project-level IAM API).
     assert {r["host"] for r in standin.requests()} == {
-        "storage.googleapis.com", "iam.googleapis.com", "oauth2.googleapis.com"}
+        "storage.googleapis.com",
+        "iam.googleapis.com",
+        "oauth2.googleapis.com",
+    }
 
     assert facts(role_vars) == {
         "gcp_storage_artifacts_destination": "gs://%s/mlflow" % BUCKET,
@@ -125,20 +136,26 @@ def test_disabled_calls_nothing_and_exports_empty_facts(standin, run_playbook, r
     }
 
 
-@pytest.mark.parametrize("overrides, variable", [
-    ({"gcp_storage_bucket_name": "ab"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "MLflow-Artifacts"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "goog-artifacts"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "my-google-artifacts"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "192.168.10.1"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "-artifacts"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "a" * 64}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_bucket_name": "ml." + "b" * 64 + ".example.com"}, "gcp_storage_bucket_name"),
-    ({"gcp_storage_credentials_mode": "json"}, "gcp_storage_credentials_mode"),
-    ({"gcp_storage_project": ""}, "gcp_storage_project"),
-    ({"gcp_storage_bucket_role": "roles/storage.admin"}, "gcp_storage_bucket_role"),
-    ({"gcp_storage_bucket_lifecycle_rules": [{"action": {"type": "Delete"}}]}, "gcp_storage_bucket_lifecycle_rules"),
-])
+@pytest.mark.parametrize(
+    "overrides, variable",
+    [
+        ({"gcp_storage_bucket_name": "ab"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "MLflow-Artifacts"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "goog-artifacts"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "my-google-artifacts"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "192.168.10.1"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "-artifacts"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "a" * 64}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_bucket_name": "ml." + "b" * 64 + ".example.com"}, "gcp_storage_bucket_name"),
+        ({"gcp_storage_credentials_mode": "json"}, "gcp_storage_credentials_mode"),
+        ({"gcp_storage_project": ""}, "gcp_storage_project"),
+        ({"gcp_storage_bucket_role": "roles/storage.admin"}, "gcp_storage_bucket_role"),
+        (
+            {"gcp_storage_bucket_lifecycle_rules": [{"action": {"type": "Delete"}}]},
+            "gcp_storage_bucket_lifecycle_rules",
+        ),
+    ],
+)
 def test_bad_input_fails_before_any_call(standin, run_playbook, role_vars, overrides, variable):
     role_vars.update(overrides)
     result = run_playbook("converge.yml", role_vars)
@@ -156,8 +173,9 @@ def test_valid_dotted_bucket_name_is_accepted(standin, run_playbook, role_vars):
 
 def _member(run_playbook, tmp_path, standin, **test_vars):
     out = tmp_path / ("result-%s.json" % uuid.uuid4().hex)
-    result = run_playbook("iam_member.yml", dict(test_vars, test_key_file=standin.deployer_key,
-                                                 test_result_file=str(out)), "--diff")
+    result = run_playbook(
+        "iam_member.yml", dict(test_vars, test_key_file=standin.deployer_key, test_result_file=str(out)), "--diff"
+    )
     return result, (json.loads(out.read_text()) if out.exists() else None)
 
 
@@ -171,7 +189,7 @@ def test_gcp_iam_member_etag_conflicts_absent_and_errors(standin, run_playbook, 
     assert result.rc == 0, result
     assert module["changed"] and module["attempts"] == 3
     assert module["members"] == ["user:ada@example.com"]
-    assert "+    \"user:ada@example.com\"" in result.out or "user:ada@example.com" in result.out
+    assert '+    "user:ada@example.com"' in result.out or "user:ada@example.com" in result.out
     policy = standin.state()["bucket_policies"][BUCKET]
     assert role_members(policy, "roles/storage.objectViewer") == ["user:ada@example.com"]
     assert role_members(policy, "roles/storage.objectAdmin") == ["serviceAccount:" + sa]
@@ -180,7 +198,8 @@ def test_gcp_iam_member_etag_conflicts_absent_and_errors(standin, run_playbook, 
     result, module = _member(run_playbook, tmp_path, standin, test_state="absent", test_retries=0, **viewer)
     assert result.rc != 0 and "Precondition Failed" in result.out, result
     assert role_members(standin.state()["bucket_policies"][BUCKET], "roles/storage.objectViewer") == [
-        "user:ada@example.com"]
+        "user:ada@example.com"
+    ]
 
     result, module = _member(run_playbook, tmp_path, standin, test_state="absent", **viewer)
     assert result.rc == 0 and module["changed"] and module["members"] == [], result
@@ -189,32 +208,57 @@ def test_gcp_iam_member_etag_conflicts_absent_and_errors(standin, run_playbook, 
     assert result.rc == 0 and not module["changed"], result
 
     standin.inject({"op": "serviceAccount.setIamPolicy"})
-    result, module = _member(run_playbook, tmp_path, standin, test_service_account=sa,
-                             test_role="roles/iam.serviceAccountTokenCreator", test_member="group:ops@example.com")
+    result, module = _member(
+        run_playbook,
+        tmp_path,
+        standin,
+        test_service_account=sa,
+        test_role="roles/iam.serviceAccountTokenCreator",
+        test_member="group:ops@example.com",
+    )
     assert result.rc == 0 and module["attempts"] == 2, result
     assert role_members(standin.state()["sa_policies"][sa], "roles/iam.serviceAccountTokenCreator") == [
-        "group:ops@example.com"]
+        "group:ops@example.com"
+    ]
     # The earlier Workload Identity grant survived the read-modify-write.
     assert len(role_members(standin.state()["sa_policies"][sa], "roles/iam.workloadIdentityUser")) == 1
 
-    result, module = _member(run_playbook, tmp_path, standin, test_bucket="no-such-bucket-here",
-                             test_role="roles/storage.objectViewer", test_member="user:ada@example.com")
+    result, module = _member(
+        run_playbook,
+        tmp_path,
+        standin,
+        test_bucket="no-such-bucket-here",
+        test_role="roles/storage.objectViewer",
+        test_member="user:ada@example.com",
+    )
     assert result.rc != 0 and "The specified bucket does not exist." in result.out, result
 
     # An account that never appears: the module waits propagation_timeout, then reports IAM's error.
     ghost = "serviceAccount:ghost-account@%s.iam.gserviceaccount.com" % standin.project
     standin.clear_requests()
-    result, module = _member(run_playbook, tmp_path, standin, test_bucket=BUCKET, test_propagation_timeout=3,
-                             test_role="roles/storage.objectViewer", test_member=ghost)
+    result, module = _member(
+        run_playbook,
+        tmp_path,
+        standin,
+        test_bucket=BUCKET,
+        test_propagation_timeout=3,
+        test_role="roles/storage.objectViewer",
+        test_member=ghost,
+    )
     assert result.rc != 0 and "ghost-account@%s.iam.gserviceaccount.com does not exist" % standin.project in result.out
     ghost_writes = [r for r in standin.requests() if r["method"] == "PUT" and r.get("status") == 400]
     # One write at once, one when the timeout is reached.
     assert len(ghost_writes) == 2
 
     # A pool that does not exist is rejected by IAM, and the error reaches the user.
-    result, module = _member(run_playbook, tmp_path, standin, test_service_account=sa,
-                             test_role="roles/iam.workloadIdentityUser",
-                             test_member="serviceAccount:other-project.svc.id.goog[ns/ksa]")
+    result, module = _member(
+        run_playbook,
+        tmp_path,
+        standin,
+        test_service_account=sa,
+        test_role="roles/iam.workloadIdentityUser",
+        test_member="serviceAccount:other-project.svc.id.goog[ns/ksa]",
+    )
     assert result.rc != 0 and "Identity Pool does not exist" in result.out, result
 
 
@@ -282,21 +326,31 @@ def test_key_mode_stores_one_key_once(standin, run_playbook, role_vars, kube):
     # not read the bucket's metadata or IAM policy (objectAdmin, not storage.admin).
     session = standin.session()
     creds = service_account.Credentials.from_service_account_info(
-        key, scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
+        key, scopes=["https://www.googleapis.com/auth/devstorage.read_write"]
+    )
     creds.refresh(Request(session))
     auth = {"Authorization": "Bearer " + creds.token}
-    upload = session.post("https://storage.googleapis.com/upload/storage/v1/b/%s/o" % BUCKET,
-                          params={"uploadType": "media", "name": "mlflow/0/run/artifacts/model.pkl"},
-                          data=b"model bytes", headers=auth, timeout=30)
+    upload = session.post(
+        "https://storage.googleapis.com/upload/storage/v1/b/%s/o" % BUCKET,
+        params={"uploadType": "media", "name": "mlflow/0/run/artifacts/model.pkl"},
+        data=b"model bytes",
+        headers=auth,
+        timeout=30,
+    )
     assert upload.status_code == 200, upload.text
-    download = session.get("https://storage.googleapis.com/storage/v1/b/%s/o/%s" % (
-        BUCKET, "mlflow%2F0%2Frun%2Fartifacts%2Fmodel.pkl"), params={"alt": "media"}, headers=auth, timeout=30)
+    download = session.get(
+        "https://storage.googleapis.com/storage/v1/b/%s/o/%s" % (BUCKET, "mlflow%2F0%2Frun%2Fartifacts%2Fmodel.pkl"),
+        params={"alt": "media"},
+        headers=auth,
+        timeout=30,
+    )
     assert download.status_code == 200 and download.content == b"model bytes"
     for path in ("b/%s" % BUCKET, "b/%s/iam" % BUCKET):
         denied = session.get("https://storage.googleapis.com/storage/v1/" + path, headers=auth, timeout=30)
         assert denied.status_code == 403, (path, denied.text)
-    other = session.get("https://storage.googleapis.com/storage/v1/b/%s/o/%s" % ("other-bucket", "x"),
-                        headers=auth, timeout=30)
+    other = session.get(
+        "https://storage.googleapis.com/storage/v1/b/%s/o/%s" % ("other-bucket", "x"), headers=auth, timeout=30
+    )
     assert other.status_code == 403
 
     standin.clear_requests()
@@ -344,8 +398,12 @@ def test_key_mode_revokes_a_key_that_cannot_be_stored(standin, run_playbook, rol
     api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     # The API server's quota admission refuses the Secret once the quota controller has
     # published the limit.
-    api.create_namespaced_resource_quota(namespace, client.V1ResourceQuota(
-        metadata=client.V1ObjectMeta(name="no-secrets"), spec=client.V1ResourceQuotaSpec(hard={"secrets": "0"})))
+    api.create_namespaced_resource_quota(
+        namespace,
+        client.V1ResourceQuota(
+            metadata=client.V1ObjectMeta(name="no-secrets"), spec=client.V1ResourceQuotaSpec(hard={"secrets": "0"})
+        ),
+    )
     deadline = time.time() + 60
     while not (api.read_namespaced_resource_quota("no-secrets", namespace).status.hard or {}):
         assert time.time() < deadline, "quota controller never published the ResourceQuota status"

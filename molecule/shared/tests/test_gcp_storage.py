@@ -26,13 +26,21 @@ def test_secure_defaults():
 
 
 def test_no_credentials_secret_without_key_mode(kube):
-    secrets = kube("get", "secrets", "--all-namespaces", "--field-selector",
-                   "metadata.name=" + LOCAL["gcp_storage_credentials_secret_name"])
+    secrets = kube(
+        "get",
+        "secrets",
+        "--all-namespaces",
+        "--field-selector",
+        "metadata.name=" + LOCAL["gcp_storage_credentials_secret_name"],
+    )
     assert secrets["items"] == []
 
 
 def test_no_workload_identity_annotation_without_gcp(kube):
     accounts = kube("get", "serviceaccounts", "--all-namespaces")["items"]
-    annotated = [a["metadata"]["name"] for a in accounts
-                 if "iam.gke.io/gcp-service-account" in (a["metadata"].get("annotations") or {})]
+    annotated = [
+        a["metadata"]["name"]
+        for a in accounts
+        if "iam.gke.io/gcp-service-account" in (a["metadata"].get("annotations") or {})
+    ]
     assert annotated == []

@@ -80,23 +80,34 @@ class TestApplyMember:
         assert removed["bindings"] == [conditional]
 
     def test_role_members_ignores_conditions_and_merges_duplicates(self):
-        p = policy({"role": ROLE, "members": ["user:b@example.com"]},
-                   {"role": ROLE, "members": ["user:a@example.com"]},
-                   {"role": ROLE, "members": [SA], "condition": {"expression": "true"}})
+        p = policy(
+            {"role": ROLE, "members": ["user:b@example.com"]},
+            {"role": ROLE, "members": ["user:a@example.com"]},
+            {"role": ROLE, "members": [SA], "condition": {"expression": "true"}},
+        )
         assert gcp_iam.role_members(p, ROLE) == ["user:a@example.com", "user:b@example.com"]
 
 
 class TestValidation:
-    @pytest.mark.parametrize("member", [
-        SA, "user:a@example.com", "group:g@example.com", "domain:example.com", "allUsers",
-        "serviceAccount:p-123456.svc.id.goog[mlflow/mlflow]", "projectViewer:p-123456",
-        "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p.svc.id.goog/subject/ns/a/sa/b",
-    ])
+    @pytest.mark.parametrize(
+        "member",
+        [
+            SA,
+            "user:a@example.com",
+            "group:g@example.com",
+            "domain:example.com",
+            "allUsers",
+            "serviceAccount:p-123456.svc.id.goog[mlflow/mlflow]",
+            "projectViewer:p-123456",
+            "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p.svc.id.goog/subject/ns/a/sa/b",
+        ],
+    )
     def test_members_accepted(self, member):
         assert gcp_iam.member_problem(member) is None
 
     @pytest.mark.parametrize(
-        "member", ["", "mlflow@p.iam.gserviceaccount.com", "serviceaccount:x@y", "user:", "bogus:x"])
+        "member", ["", "mlflow@p.iam.gserviceaccount.com", "serviceaccount:x@y", "user:", "bogus:x"]
+    )
     def test_members_rejected(self, member):
         assert "member" in gcp_iam.member_problem(member)
 
@@ -112,8 +123,8 @@ class TestValidation:
 class TestErrors:
     def test_storage_error_shape(self):
         err = gcp_iam.error_from_response(
-            412,
-            '{"error": {"code": 412, "message": "Precondition Failed", "errors": [{"reason": "conditionNotMet"}]}}')
+            412, '{"error": {"code": 412, "message": "Precondition Failed", "errors": [{"reason": "conditionNotMet"}]}}'
+        )
         assert (err.status, err.message, err.reason) == (412, "Precondition Failed", "conditionNotMet")
 
     def test_platform_error_shape(self):
@@ -140,8 +151,14 @@ class TestErrors:
 
 class TestCredentialsRules:
     def _params(self, **kw):
-        base = {"auth_kind": "application", "service_account_email": None, "service_account_file": None,
-                "service_account_contents": None, "access_token": None, "scopes": None}
+        base = {
+            "auth_kind": "application",
+            "service_account_email": None,
+            "service_account_file": None,
+            "service_account_contents": None,
+            "access_token": None,
+            "scopes": None,
+        }
         base.update(kw)
         return base
 
@@ -162,8 +179,13 @@ class TestCredentialsRules:
 class FakeModule:
     def __init__(self, check_mode=False, state="present", retries=5, propagation_timeout=60):
         self.check_mode = check_mode
-        self.params = {"role": ROLE, "member": SA, "state": state, "retries": retries,
-                       "propagation_timeout": propagation_timeout}
+        self.params = {
+            "role": ROLE,
+            "member": SA,
+            "state": state,
+            "retries": retries,
+            "propagation_timeout": propagation_timeout,
+        }
         self.warnings = []
 
     def warn(self, msg):
@@ -229,8 +251,10 @@ class TestRun:
         result = gcp_iam_member.run(FakeModule(), resource)
         assert result["changed"] and result["attempts"] == 3
         assert gcp_iam.role_members(resource.stored, ROLE) == [SA]
-        assert gcp_iam.role_members(resource.stored, "roles/viewer") == ["user:racer1@example.com",
-                                                                         "user:racer2@example.com"]
+        assert gcp_iam.role_members(resource.stored, "roles/viewer") == [
+            "user:racer1@example.com",
+            "user:racer2@example.com",
+        ]
 
     def test_gives_up_after_retries(self):
         resource = FakeResource(racers=10)
