@@ -108,6 +108,37 @@ def render(out_dir, extra_vars):
     return out_dir
 
 
+def manage_users(stack, users_vars):
+    """Run the mlflow_users role (tests/e2e/users.yml) against the API host; return its output."""
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="mlflow-e2e-users-"))
+    try:
+        vars_file = workdir / "users-vars.json"
+        vars_file.write_text(
+            json.dumps(
+                dict(
+                    users_vars,
+                    mlflow_users_tracking_uri=stack.api_url,
+                    mlflow_users_admin_username=stack.admin_username,
+                    mlflow_users_admin_password=stack.admin_password,
+                    mlflow_users_bridge_password=stack.bridge_password,
+                )
+            )
+        )
+        os.chmod(vars_file, 0o600)
+        proc = subprocess.run(
+            ["ansible-playbook", str(HERE / "users.yml"), "-e", "@%s" % vars_file],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+    if proc.returncode != 0:
+        raise RuntimeError("users.yml failed:\n%s\n%s" % (proc.stdout[-4000:], proc.stderr[-2000:]))
+    return proc.stdout
+
+
 def _docs(path):
     return [d for d in yaml.safe_load_all(pathlib.Path(path).read_text()) if d]
 

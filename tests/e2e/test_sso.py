@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 from browser import Browser, basic
-from stack import API_HOST, MLFLOW_VERSION, UI_HOST, mlflow_env, sso_stack
+from stack import API_HOST, MLFLOW_VERSION, UI_HOST, manage_users, mlflow_env, sso_stack
 
 UI = "https://" + UI_HOST
 API = "https://" + API_HOST
@@ -37,27 +37,39 @@ def _admin(stack, method, path, body=None):
     return resp.json()
 
 
-def _grant(stack, username, experiment_id, permission="READ"):
-    _admin(
-        stack,
-        "POST",
-        "/api/3.0/mlflow/users/permissions/grant",
-        {"username": username, "resource_type": "experiment", "resource_id": experiment_id, "permission": permission},
-    )
+def _users(extra_alice_permissions=()):
+    """The mlflow_users inventory of the test: SSO users get the bridge password from the role,
+    the API user its own password; READ grants on experiments by name."""
+    readers = {}
+    for name, users in EXPERIMENTS.items():
+        for user in users:
+            readers.setdefault(user, []).append({"experiment_name": name, "permission": "READ"})
+    sso = [
+        {
+            "email": email,
+            "permissions": readers.get(email, [])
+            + (list(extra_alice_permissions) if email == "alice@example.com" else []),
+        }
+        for email in ("alice@example.com", "bob@example.com", "carol@example.com")
+    ]
+    return {
+        "mlflow_users_sso_users": sso,
+        "mlflow_users_api_users": [{"username": SVC_USER, "password": SVC_PASSWORD, "permissions": []}],
+        "mlflow_users_admins": [],
+        "mlflow_users_create_experiments": True,
+    }
 
 
 @pytest.fixture(scope="module")
 def seeded(stack):
-    """Users and grants as the mlflow_users role would make them: SSO users get the bridge
-    password, the API user its own password."""
-    for email in ("alice@example.com", "bob@example.com", "carol@example.com"):
-        _admin(stack, "POST", "/api/2.0/mlflow/users/create", {"username": email, "password": stack.bridge_password})
-    _admin(stack, "POST", "/api/2.0/mlflow/users/create", {"username": SVC_USER, "password": SVC_PASSWORD})
-    ids = {}
-    for name, readers in EXPERIMENTS.items():
-        ids[name] = _admin(stack, "POST", "/api/2.0/mlflow/experiments/create", {"name": name})["experiment_id"]
-        for user in readers:
-            _grant(stack, user, ids[name])
+    """Users, experiments and grants made by the collection's mlflow_users role."""
+    # An experiment nobody is granted, made by the admin (the role creates only granted ones).
+    _admin(stack, "POST", "/api/2.0/mlflow/experiments/create", {"name": "e2e-restricted"})
+    manage_users(stack, _users())
+    assert "changed=0" in manage_users(stack, _users())  # the role is idempotent against this server
+    found = _admin(stack, "GET", "/api/2.0/mlflow/experiments/search?max_results=1000")["experiments"]
+    ids = {e["name"]: e["experiment_id"] for e in found}
+    assert set(EXPERIMENTS) <= set(ids)
     return ids
 
 
@@ -203,7 +215,9 @@ def test_api_user_logs_a_sklearn_run_that_an_sso_reader_sees(stack, seeded):
     path = "/api/2.0/mlflow/runs/get?run_id=" + result["run_id"]
     # Before the grant the run is hidden from alice (default permission: none).
     assert alice.get(UI + path, follow=False).status == 403
-    _grant(stack, "alice@example.com", result["experiment_id"], "READ")
+    # The grant comes from the inventory, through the role, like every other grant.
+    output = manage_users(stack, _users([{"experiment_name": "e2e-iris-training", "permission": "READ"}]))
+    assert "changed=1" in output
     run = alice.get(UI + path, follow=False)
     assert run.status == 200, run.body[:300]
     metrics = {m["key"]: m["value"] for m in run.json()["run"]["data"]["metrics"]}
