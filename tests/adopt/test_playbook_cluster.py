@@ -254,6 +254,19 @@ def _task_order(output):
     return [line.split("[", 1)[1].rsplit("]", 1)[0] for line in output.splitlines() if line.startswith("TASK [")]
 
 
+def _task_status(output):
+    """Task name -> first status word after its header (ok, changed, skipping, fatal)."""
+    status, current = {}, None
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            current = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif current and current not in status:
+            word = line.split(":", 1)[0]
+            if word in ("ok", "changed", "skipping", "fatal"):
+                status[current] = word
+    return status
+
+
 UNTOUCHED = {"old": (2, None), "pg": (1, None), "new": (2, None)}
 
 
@@ -313,6 +326,12 @@ def test_adoption_creates_the_job_and_scales_in_order(env):
     ]
     positions = [order.index(step) for step in steps]
     assert positions == sorted(positions), order
+    status = _task_status(proc.stdout)
+    not_changed = {step: status.get(step) for step in steps if status.get(step) != "changed"}
+    # Waiting and checking change nothing by themselves; every other step must have acted.
+    assert not_changed == {"Wait for the adoption Job": "ok", "Check that the adoption Job succeeded": "ok"}, (
+        not_changed
+    )
 
     # Old release: scaled to zero with the original counts recorded, nothing deleted.
     assert env.replicas() == {"old": (0, "2"), "pg": (0, "1"), "new": (2, None)}
