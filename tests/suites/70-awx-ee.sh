@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # AWX job templates, surveys and credentials as data, checked against the argument specs of
 # the roles and playbooks they feed; playbooks/awx_configure.yml linted and validated with the
-# real awx.awx (extracted from the ansible 13.8.0 wheel into the cache, no AWX server);
+# real awx.awx (extracted from the ansible 13.8.0 wheel into the cache) and applied to a
+# stateful stand-in for the AWX API (no AWX server can run here);
 # `ansible-builder create` of the execution environment; documentation tooling: the role README
 # generator, ansible-doc of every module, an antsibull-changelog build.
-# Cold: ~1.5 min (one 55 MB wheel download); warm: ~1 min.
+# Cold: ~3 min (one 55 MB wheel download); warm: ~2.5 min (about twice that on a loaded machine).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
