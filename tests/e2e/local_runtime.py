@@ -9,7 +9,7 @@ database host in the two URIs is rewritten to that port, the artifact volume is 
 and the loopback address is appended to --allowed-hosts. MLflow comes from the cached virtualenv
 of tests/lib/mlflow_env.py, PostgreSQL from Debian's binaries (run as user ``postgres``).
 
-    python tests/e2e/local_runtime.py start [--namespace mlflow]   # idempotent; prints JSON with tracking_uri
+    python tests/e2e/local_runtime.py start [--namespace mlflow] [--check]   # idempotent; prints JSON
     python tests/e2e/local_runtime.py stop  [--namespace mlflow]
     python tests/e2e/local_runtime.py status [--namespace mlflow]
 
@@ -192,9 +192,17 @@ class Runtime:
         running = running and _healthy(state["mlflow_port"])
         return state, running
 
-    def start(self):
-        desc = self.describe()
+    def start(self, check=False):
         state, running = self.status()
+        if check:
+            # Report only. Objects a real run has yet to create count as a pending change.
+            try:
+                desc = self.describe()
+            except SystemExit:
+                return {"changed": True, "tracking_uri": state.get("tracking_uri", "") if running else ""}
+            same = running and state.get("fingerprint") == desc["fingerprint"]
+            return {"changed": not same, "tracking_uri": state.get("tracking_uri", "") if running else ""}
+        desc = self.describe()
         if running and state.get("fingerprint") == desc["fingerprint"]:
             return {"changed": False, "tracking_uri": state["tracking_uri"]}
         self.stop()
@@ -366,10 +374,11 @@ def main(argv=None):
     parser.add_argument("--namespace", default="mlflow")
     parser.add_argument("--kubeconfig", default=os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG"))
     parser.add_argument("--state-dir")
+    parser.add_argument("--check", action="store_true", help="with start: report what would change, change nothing")
     opts = parser.parse_args(argv)
     runtime = Runtime(opts.namespace, opts.kubeconfig, opts.state_dir)
     if opts.action == "start":
-        result = runtime.start()
+        result = runtime.start(check=opts.check)
     elif opts.action == "stop":
         result = runtime.stop()
     else:
