@@ -276,13 +276,20 @@ def kube():
     api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
     namespaces = []
     yield api, namespaces
+    # Leave no gcs-creds Secret behind, not even in a terminating namespace: later suites verify
+    # that the local deployment has none.
     for name in namespaces:
-        try:
-            api.delete_namespace(name)
-        except ApiException as exc:
-            # A test that failed before the role created its namespace leaves none to delete.
-            if exc.status != 404:
-                raise
+        for delete, args in ((api.delete_namespaced_secret, ("gcs-creds", name)), (api.delete_namespace, (name,))):
+            try:
+                delete(*args)
+            except ApiException as exc:
+                # A test that failed before the role created them leaves nothing to delete.
+                if exc.status != 404:
+                    raise
+    deadline = time.time() + 120
+    while any(ns.metadata.name in namespaces for ns in api.list_namespace().items):
+        assert time.time() < deadline, "test namespaces %s were not deleted" % namespaces
+        time.sleep(1)
 
 
 def _read_key(api, namespace):
