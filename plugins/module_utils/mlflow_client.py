@@ -19,6 +19,7 @@ import ssl
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.six.moves import http_client
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import urlencode
 from ansible.module_utils.urls import Request, SSLValidationError
@@ -183,6 +184,18 @@ class MlflowAuthClient:
             headers["Content-Type"] = "application/json"
         if self.workspace:
             headers["X-MLFLOW-WORKSPACE"] = self.workspace
+        # A worker that drops a connection before answering (seen under load) is retried for
+        # reads only: a write may or may not have happened, so it is reported instead.
+        retries = 2 if method == "GET" else 0
+        for _retry in range(retries):
+            try:
+                return self._call_once(method, url, data, headers, path, user, min_version, allow_status, removed_in)
+            except MlflowAuthError as exc:
+                if exc.error_code != "CONNECTION_DROPPED":
+                    raise
+        return self._call_once(method, url, data, headers, path, user, min_version, allow_status, removed_in)
+
+    def _call_once(self, method, url, data, headers, path, user, min_version, allow_status, removed_in):
         self.calls += 1
         try:
             resp = self._request.open(method, url, data=data, headers=headers)
@@ -207,6 +220,12 @@ class MlflowAuthClient:
             raise MlflowAuthError(
                 "MLflow at %s did not answer within %s s (%s); raise timeout or check the "
                 "server." % (self.base_url, self.timeout, to_native(exc))
+            ) from exc
+        except (http_client.HTTPException, ConnectionError) as exc:
+            raise MlflowAuthError(
+                "MLflow at %s dropped the connection during %s %s (%s); the server may be overloaded or "
+                "restarting a worker." % (self.base_url, method, path, to_native(exc)),
+                error_code="CONNECTION_DROPPED",
             ) from exc
         except URLError as exc:
             reason = getattr(exc, "reason", exc)
