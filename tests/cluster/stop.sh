@@ -6,6 +6,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ -d "$STATE_DIR" ] || { log "not running"; exit 0; }
+# site.yml's local runtime (PostgreSQL and MLflow for the KWOK cluster) keeps its state here.
+for runtime in "$STATE_DIR"/local-runtime/*/; do
+  [ -d "$runtime" ] || continue
+  ns=$(basename "$runtime")
+  "$(bash "$here/../../scripts/venv.sh")/bin/python" "$here/../e2e/local_runtime.py" stop --namespace "$ns" --state-dir "$runtime" >&2
+  log "local runtime for namespace $ns stopped"
+done
 for name in cloud-standin kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   f=$STATE_DIR/run/$name.pid
   [ -f "$f" ] || continue

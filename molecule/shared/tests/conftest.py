@@ -3,6 +3,7 @@
 kube(*args)   -> parsed JSON of `kubectl <args> -o json`
 helm(*args)   -> stdout of `helm <args>`
 site_run(*args) -> CompletedProcess of `ansible-playbook playbooks/site.yml -i <inventory> <args>`
+cluster_state   -> the local cluster's state directory (kubeconfig, logs, site.yml's local runtime)
 """
 
 import json
@@ -23,6 +24,11 @@ def _tool_env():
     env.setdefault("KUBECONFIG", str(STATE / "kubeconfig"))
     env["PATH"] = f"{TOOLS}:{env['PATH']}"
     return env
+
+
+@pytest.fixture(scope="session")
+def cluster_state():
+    return STATE
 
 
 @pytest.fixture(scope="session")

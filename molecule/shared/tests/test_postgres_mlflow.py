@@ -232,7 +232,7 @@ def test_api_host_ingress_has_tls_from_the_cluster_issuer(kube):
 
 
 @pytest.fixture(scope="module")
-def loopback_mlflow():
+def loopback_mlflow(cluster_state):
     """The PostgreSQL and MLflow the cluster describes, run on loopback by tests/e2e/local_runtime.py
     (KWOK starts no containers). Left running if site.yml started it, else stopped afterwards."""
     import sys
@@ -240,7 +240,10 @@ def loopback_mlflow():
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
     import local_runtime
 
-    runtime = local_runtime.Runtime(NS, os.environ.get("KUBECONFIG"))
+    # The same runtime (state directory) site.yml's local play uses.
+    runtime = local_runtime.Runtime(
+        NS, str(cluster_state / "kubeconfig"), str(cluster_state / "local-runtime" / NS)
+    )
     was_running = runtime.status()[1]
     result = runtime.start()
     yield result
