@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export PATH="$(bash scripts/venv.sh)/bin:${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}/bin:$PATH"
+venv=$(bash scripts/venv.sh)
+export PATH="$venv/bin:${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}/bin:$PATH"
 if [ -n "${KUBECONFIG:-}" ]; then
   echo "[deploy] using your cluster from KUBECONFIG=$KUBECONFIG" >&2
   extra=(-e "mlflow_k8s_kubeconfig=$KUBECONFIG")

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# lib.sh (sourced) assigns $here and the *_dir paths; ansible-test runs shellcheck without -x.
+# shellcheck disable=SC2154
 # Builds the local control plane from Go modules and caches it outside the repository.
 # Idempotent: a component whose cache directory is complete is not rebuilt.
 set -euo pipefail

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# lib.sh (sourced) assigns $here and the *_dir paths; ansible-test runs shellcheck without -x.
+# shellcheck disable=SC2154
 # Stands in for the cloud parts of a cluster:
 # - a load balancer: gives every LoadBalancer Service without an address its spec.loadBalancerIP
 #   when set, else one from 203.0.113.0/24 (TEST-NET-3, never routed) derived from its
@@ -23,7 +25,7 @@ while sleep 2; do
   done
   "${kc[@]}" get services --all-namespaces -o "jsonpath=$query" 2>/dev/null |
   while IFS='|' read -r ns name wanted current; do
-    [ -n "$ns" ] && [ -z "$current" ] || continue
+    if [ -z "$ns" ] || [ -n "$current" ]; then continue; fi
     ip=$wanted
     [ -n "$ip" ] || ip=203.0.113.$(( $(printf '%s/%s' "$ns" "$name" | cksum | cut -d' ' -f1) % 240 + 10 ))
     if "${kc[@]}" -n "$ns" patch service "$name" --subresource=status --type=merge \

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# lib.sh (sourced) assigns $here and the *_dir paths; ansible-test runs shellcheck without -x.
+# shellcheck disable=SC2154
 # Starts the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # kwok, a load-balancer stand-in), one Ready KWOK node, a default StorageClass with pre-made PVs.
 # Idempotent: components already running are left alone. Prints the kubeconfig path on stdout.
@@ -87,22 +89,23 @@ KCFG
 }
 
 premade_pvs() { # PVs in three sizes for the default class, on paths nothing reads (pods never run).
-  local size i
+  local size i lower
   for size in 1Gi:8 10Gi:8 50Gi:4; do
+    lower=${size%:*}; lower=${lower,,}
     for ((i = 0; i < ${size#*:}; i++)); do
       cat <<PV
 ---
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: local-pv-$(tr A-Z a-z <<<"${size%:*}")-$i
+  name: local-pv-${lower}-$i
   labels: {mlflow-k8s.local/harness: "true"}
 spec:
   storageClassName: standard
   capacity: {storage: ${size%:*}}
   accessModes: [ReadWriteOnce]
   persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: $STATE_DIR/volumes/local-pv-$(tr A-Z a-z <<<"${size%:*}")-$i}
+  hostPath: {path: $STATE_DIR/volumes/local-pv-${lower}-$i}
 PV
     done
   done

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# lib.sh (sourced) assigns $here and the *_dir paths; ansible-test runs shellcheck without -x.
+# shellcheck disable=SC2154
 # Stops every component of the local control plane and removes its state (the next start is a
 # fresh cluster). Idempotent: stopping a stopped cluster succeeds.
 set -euo pipefail

@@ -6,7 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}
-venv=$(bash "$root/scripts/venv.sh"); export PATH="$venv/bin:$PATH"
+venv=$(bash "$root/scripts/venv.sh")
+export PATH="$venv/bin:$PATH"
 
 at=$(python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
 pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',$/\1/p" "$at/_internal/python_requirements.py" | head -n1)

@@ -3,7 +3,8 @@
 # defaults, role READMEs current, changelog fragments valid, ansible-test sanity.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="$(bash scripts/venv.sh)/bin:$PATH"
+venv=$(bash scripts/venv.sh)
+export PATH="$venv/bin:$PATH"
 failed=0
 step() { echo "== static: $1"; shift; if "$@"; then echo "-- ok"; else echo "-- FAILED: $*"; failed=$((failed + 1)); fi; }
 

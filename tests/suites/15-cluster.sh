@@ -3,6 +3,7 @@
 # idempotent start/stop and the errors that name a failing component.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="$(bash scripts/venv.sh)/bin:$PATH"
+venv=$(bash scripts/venv.sh)
+export PATH="$venv/bin:$PATH"
 bash tests/cluster/build.sh
 python -m pytest -p no:cacheprovider tests/cluster/tests

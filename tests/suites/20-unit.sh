@@ -2,5 +2,6 @@
 # Unit tests of module_utils, modules and filters (pytest, no servers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="$(bash scripts/venv.sh)/bin:$PATH"
+venv=$(bash scripts/venv.sh)
+export PATH="$venv/bin:$PATH"
 python -m pytest tests/unit

@@ -3,6 +3,7 @@
 # idempotence (changed=0), verify (testinfra, check-mode changed=0, no secret in -vvv output).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="$(bash scripts/venv.sh)/bin:$PATH"
+venv=$(bash scripts/venv.sh)
+export PATH="$venv/bin:$PATH"
 bash tests/cluster/build.sh
 molecule test -s local

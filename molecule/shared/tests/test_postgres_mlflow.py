@@ -8,7 +8,6 @@ import configparser
 import hashlib
 import http.client
 import json
-import os
 import urllib.parse
 from pathlib import Path
 
@@ -241,9 +240,7 @@ def loopback_mlflow(cluster_state):
     import local_runtime
 
     # The same runtime (state directory) site.yml's local play uses.
-    runtime = local_runtime.Runtime(
-        NS, str(cluster_state / "kubeconfig"), str(cluster_state / "local-runtime" / NS)
-    )
+    runtime = local_runtime.Runtime(NS, str(cluster_state / "kubeconfig"), str(cluster_state / "local-runtime" / NS))
     was_running = runtime.status()[1]
     result = runtime.start()
     yield result

@@ -14,7 +14,7 @@ fresh() { rm -f "$here/$1/go.mod" "$here/$1/go.sum"; printf 'module mlflow-k8s.l
 fresh kubernetes
 cd "$here/kubernetes"
 gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
-for m in $(awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$gomod"); do
+awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$gomod" | while read -r m; do
   go mod edit -replace="$m=$m@v0.${KUBERNETES_VERSION#1.}"
 done
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
