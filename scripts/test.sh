@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 passed=0; failed=0; failures=()
 for suite in tests/suites/*.sh; do
   name=$(basename "$suite" .sh)
