@@ -20,6 +20,11 @@ echo "== Deployed (kubeconfig: $KUBECONFIG)"
 helm list --all-namespaces
 kubectl get deployments,statefulsets,services,ingresses --namespace mlflow
 kubectl get clusterissuers
+runtime=$(dirname "$KUBECONFIG")/local-runtime/mlflow/state.json
+if [ -f "$runtime" ]; then
+  echo
+  echo "MLflow (a real server running what the cluster describes): $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tracking_uri"])' "$runtime")"
+fi
 cat <<'TXT'
 
 Secrets were generated into the cluster and are never printed. To read the MLflow admin
