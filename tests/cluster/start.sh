@@ -115,6 +115,8 @@ make_pki
 write_kubeconfig
 kc=("$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH")
 
+running etcd || port_free "$ETCD_PEER_PORT" ||
+  die "etcd: peer port 127.0.0.1:$ETCD_PEER_PORT is already in use by another process (set MLFLOW_K8S_ETCD_PEER_PORT); log: $STATE_DIR/logs/etcd.log"
 launch etcd "$ETCD_CLIENT_PORT" "$BIN_DIR/etcd" --name local --data-dir "$STATE_DIR/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \

@@ -29,6 +29,7 @@ def _cluster_env(state):
     ports = {
         "MLFLOW_K8S_APISERVER_PORT": _free_port(),
         "MLFLOW_K8S_ETCD_PORT": _free_port(),
+        "MLFLOW_K8S_ETCD_PEER_PORT": _free_port(),
         "MLFLOW_K8S_KCM_PORT": _free_port(),
         "MLFLOW_K8S_SCHEDULER_PORT": _free_port(),
         "MLFLOW_K8S_KWOK_PORT": _free_port(),
@@ -37,7 +38,10 @@ def _cluster_env(state):
 
 
 def _script(name, env, check=True):
-    return subprocess.run(["bash", str(HERE / name)], env=env, capture_output=True, text=True, check=check)
+    result = subprocess.run(["bash", str(HERE / name)], env=env, capture_output=True, text=True, check=False)
+    if check:
+        assert result.returncode == 0, f"{name} failed:\n{result.stderr[-3000:]}"
+    return result
 
 
 @pytest.fixture(scope="module")
