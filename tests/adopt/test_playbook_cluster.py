@@ -7,23 +7,19 @@ alone, confirmation, check mode, idempotence and the restart after a failed Job.
 """
 
 import base64
-import fcntl
 import json
 import os
 import pathlib
-import pty
 import re
 import secrets
-import select
-import signal
 import string
 import subprocess
-import termios
 import time
 
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from terminal import run_on_terminal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -158,39 +154,14 @@ class Env:
             "adopt_bitnami_wait_timeout": 300,
         }
         env = dict(os.environ, KUBECONFIG=_kubeconfig(), ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-        master, slave = pty.openpty()
-        proc = subprocess.Popen(
+        return run_on_terminal(
             ["ansible-playbook", "playbooks/adopt_bitnami.yml", "-e", json.dumps(args)],
             cwd=ROOT,
             env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            preexec_fn=_take_terminal,
+            prompt=b"Type yes to go on",
+            answer=answer,
+            timeout=timeout,
         )
-        os.close(slave)
-        output, answered, deadline = b"", False, time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                if not select.select([master], [], [], 1)[0]:
-                    continue
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the playbook closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-                if not answered and b"Type yes to go on" in output:
-                    time.sleep(0.5)
-                    os.write(master, answer.encode() + b"\r")
-                    answered = True
-            else:
-                os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            os.close(master)
-        return proc.wait(timeout=60), output.decode(errors="replace")
 
     def replicas(self):
         apps = self.api["apps"]
@@ -229,12 +200,6 @@ class Env:
                 p.metadata.name for p in self.api["net"].list_namespaced_network_policy(self.new_ns).items
             ),
         }
-
-
-def _take_terminal():
-    # In the child, after setsid: make the pty (its stdin) the controlling terminal, so the
-    # playbook is the foreground process group and ansible's pause module prompts.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 @pytest.fixture

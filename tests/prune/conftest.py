@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+
+# The shared test libraries (tests/lib), e.g. terminal.run_on_terminal.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = "playbooks/prune_pv.yml"

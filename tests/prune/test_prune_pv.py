@@ -7,17 +7,11 @@ the API server still has afterwards.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import select
-import signal
-import subprocess
-import termios
 import time
 
 from conftest import PLAYBOOK, REPO, Volume, ansible_env
+from terminal import run_on_terminal
 
 
 def _mixed(cluster, tag: str, cls: str | None = None, ns: str | None = None) -> dict[str, Volume]:
@@ -322,52 +316,16 @@ def test_bad_input_changes_nothing(cluster, play):
     assert cluster.existing(_names(vols, *vols)) == _names(vols, *vols)
 
 
-def _take_terminal() -> None:
-    # Runs in the child after setsid and after stdin became the pty slave: make that the
-    # controlling terminal, so the child is the terminal's foreground process group.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 def _on_terminal(kubeconfig: str, extra: list[str], answer: str | None, timeout: float = 240) -> tuple[int, str]:
     """Runs the playbook on a pseudo-terminal (stdin is a TTY, foreground process group)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
+    return run_on_terminal(
         ["ansible-playbook", PLAYBOOK, *extra],
         cwd=REPO,
         env=ansible_env(kubeconfig),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=_take_terminal,
+        prompt=b"Type yes to delete",
+        answer=answer,
+        timeout=timeout,
     )
-    os.close(slave)
-    output, answered, deadline = b"", False, time.monotonic() + timeout
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise AssertionError(
-                    f"ansible-playbook did not finish in {timeout}s:\n{output.decode(errors='replace')}"
-                )
-            ready = select.select([master], [], [], 1)[0]
-            if not ready:
-                continue
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: every process closed the terminal
-                break
-            if not chunk:
-                break
-            output += chunk
-            if answer is not None and not answered and b"Type yes to delete" in output:
-                time.sleep(0.5)
-                os.write(master, answer.encode() + b"\r")
-                answered = True
-    finally:
-        os.close(master)
-    return proc.wait(timeout=60), output.decode(errors="replace")
 
 
 def test_terminal_prompt_yes_deletes(cluster, kubeconfig):
