@@ -158,6 +158,10 @@ class Reconciler:
         found = self._map(self.client.get_user, usernames)
         return dict((u["username"], self._normalise_legacy(u)) for u in found if u)
 
+    def logs_in(self, usernames, password):
+        """For each name, whether ``password`` logs that user in (one password hash each)."""
+        return self._map(lambda name: self.client.password_matches(name, password), usernames)
+
     def all_usernames(self):
         return [u["username"] for u in self.client.list_users()]
 

@@ -20,6 +20,12 @@ options:
     description: Only report these users (absent ones are left out). All users when not given.
     type: list
     elements: str
+  sso_password:
+    description:
+      - The SSO bridge password (the one oauth2-proxy sends for every SSO user). Each reported user
+        gets RV(users[].sso), true when this password logs the user in.
+      - Costs the server one password hash per user.
+    type: str
 extends_documentation_fragment:
   - mlflow_k8s.platform.mlflow
 attributes:
@@ -39,6 +45,14 @@ EXAMPLES = r"""
     tracking_uri: http://127.0.0.1:5000
     auth_username: admin
     auth_password: "{{ mlflow_admin_password }}"
+  register: mlflow_users_report
+
+- name: Which users log in with the SSO bridge password, and their grants as mlflow_access takes them
+  mlflow_k8s.platform.mlflow_user_info:
+    tracking_uri: http://127.0.0.1:5000
+    auth_username: admin
+    auth_password: "{{ mlflow_admin_password }}"
+    sso_password: "{{ mlflow_bridge_password }}"
   register: mlflow_users_report
 """
 
@@ -65,6 +79,27 @@ users:
     permissions:
       description: Direct grants, C(resource_type:resource_id) -> level.
       type: dict
+    grants:
+      description:
+        - The same direct grants as a list in the format of the
+          O(mlflow_k8s.platform.mlflow_access#module:users[].permissions) option, sorted by
+          resource type and id, so a report can be fed back as desired state.
+      type: list
+      elements: dict
+      contains:
+        resource_type:
+          description: Resource type.
+          type: str
+        resource_id:
+          description: Experiment id, model name or other resource id.
+          type: str
+        permission:
+          description: Permission level.
+          type: str
+    sso:
+      description: Whether O(sso_password) logs the user in.
+      returned: when O(sso_password) is given
+      type: bool
 mlflow_version:
   description: Version reported by the server.
   returned: always
@@ -91,23 +126,33 @@ def body(module, client):
         state = rec.read_all()
     else:
         state = rec.read_users(names)
+    found = sorted(state)
+    sso_password = module.params["sso_password"]
+    sso = rec.logs_in(found, sso_password) if sso_password else None
     users = []
-    for name in sorted(state):
+    for index, name in enumerate(found):
         view = state_view(state[name])
-        users.append(
-            {
-                "username": name,
-                "id": state[name]["id"],
-                "is_admin": view["is_admin"],
-                "roles": view.get("roles", []),
-                "permissions": view["permissions"],
-            }
-        )
+        user = {
+            "username": name,
+            "id": state[name]["id"],
+            "is_admin": view["is_admin"],
+            "roles": view.get("roles", []),
+            "permissions": view["permissions"],
+            "grants": [
+                {"resource_type": rtype, "resource_id": rid, "permission": level}
+                for (rtype, rid), level in sorted(state[name]["grants"].items())
+            ],
+        }
+        if sso is not None:
+            user["sso"] = sso[index]
+        users.append(user)
     return {"changed": False, "users": users}
 
 
 def main():
-    module = mlflow_module(dict(usernames=dict(type="list", elements="str")))
+    module = mlflow_module(
+        dict(usernames=dict(type="list", elements="str"), sso_password=dict(type="str", no_log=True))
+    )
     run(module, body)
 
 

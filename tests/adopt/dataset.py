@@ -18,7 +18,12 @@ USERS = [
     ("second-admin@example.com", "Second admin 2nd %s!", True),
 ]
 
-ZOE, SPACE, PERCENT, QUOTE, LONG, ADMIN2 = (u[0] for u in USERS)
+# The old oauth2-proxy's --basic-auth-password: every SSO user (named by e-mail) has it.
+BRIDGE_PASSWORD = "old bridge %pw: 'from' oauth2-proxy/ü"
+SSO_USERS = ["ada.lovelace@example.com", "o'brien+ml@example.org"]
+USERS += [(name, BRIDGE_PASSWORD, False) for name in SSO_USERS]
+
+ZOE, SPACE, PERCENT, QUOTE, LONG, ADMIN2, ADA, OBRIEN = (u[0] for u in USERS)
 USERNAMES = [u[0] for u in USERS]
 # Every login of the legacy server, the Bitnami admin included.
 PASSWORDS = dict([ADMIN] + [(u[0], u[1]) for u in USERS])
@@ -42,12 +47,15 @@ EXPERIMENT_GRANTS = [
     ("quotes", ZOE, "MANAGE"),
     ("quotes", SPACE, "READ"),
     ("by_user", ZOE, "EDIT"),
+    ("main", ADA, "MANAGE"),
+    ("quotes", OBRIEN, "READ"),
 ]
 MODEL_GRANTS = [
     ("model-模型", ZOE, "READ"),
     ("model-模型", PERCENT, "MANAGE"),
     ("model-模型", LONG, "NO_PERMISSIONS"),
     ("model with space", QUOTE, "EDIT"),
+    ("model with space", ADA, "READ"),
 ]
 
 DEFAULT_PERMISSION = "READ"

@@ -9,6 +9,7 @@ MLflow, as the new deployment leaves it. The current MLflow migrates them, then 
 them: everything the old server served must be served the same.
 """
 
+import json
 import os
 import pathlib
 import subprocess
@@ -19,6 +20,7 @@ import mlflow_rest
 import postgres
 import pytest
 import snapshot
+import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -291,6 +293,160 @@ def test_permissions_are_enforced(adoption):
     with pytest.raises(mlflow_rest.HttpError) as read_only:
         zoe.post("/api/2.0/mlflow/experiments/set-experiment-tag", {"experiment_id": exp_id, "key": "k", "value": "v"})
     assert read_only.value.status == 403
+
+
+# ---------------------------------------------------------------- take-over of the users
+# After the adoption the mlflow_users role manages these users: its first run, with the same
+# users in inventory, must change nothing - no password reset, no grant rewritten, no admin
+# flag flipped.
+
+
+def _ansible(adoption, playbook, extra_vars, *args):
+    """ansible-playbook from the collection root with the json callback: (rc, doc, stdout)."""
+    vars_file = adoption.work / ("vars-%d.json" % len(list(adoption.work.glob("vars-*.json"))))
+    vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    env.update({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOCALHOST_WARNING": "0"})
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", "@%s" % vars_file, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError as exc:
+        raise AssertionError(
+            "ansible-playbook rc=%d:\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr)
+        ) from exc
+    return proc.returncode, doc, proc.stdout
+
+
+def _connection(adoption):
+    return {
+        "mlflow_users_tracking_uri": adoption.new.url,
+        "mlflow_users_admin_username": dataset.ADMIN[0],
+        "mlflow_users_admin_password": dataset.ADMIN[1],
+        "mlflow_users_bridge_password": dataset.BRIDGE_PASSWORD,
+    }
+
+
+def _run_role(adoption, users_vars, *args, **extra):
+    playbook = adoption.work / "mlflow_users.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n"
+        "  vars: {ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        "  roles: [mlflow_k8s.platform.mlflow_users]\n",
+        encoding="utf-8",
+    )
+    rc, doc, out = _ansible(adoption, playbook, {**_connection(adoption), **users_vars, **extra}, *args)
+    assert rc == 0, out[-4000:]
+    return doc["stats"]["localhost"]["changed"], doc
+
+
+def _by_hand(adoption):
+    """The inventory an operator writes from what they know of the old install."""
+    exp_ids = {
+        key: next(e for e, v in adoption.before["experiments"].items() if v["name"] == name)
+        for key, (name, _creator) in dataset.EXPERIMENTS.items()
+    }
+    grants = {}
+    # The old server gave the creator of an experiment MANAGE on it.
+    creators = [(key, creator, "MANAGE") for key, (_n, creator) in dataset.EXPERIMENTS.items() if creator != "admin"]
+    for key, user, level in dataset.EXPERIMENT_GRANTS + creators:
+        grants.setdefault(user, []).append(
+            {
+                "experiment_name": dataset.EXPERIMENTS[key][0],
+                "permission": "DENY" if level == "NO_PERMISSIONS" else level,
+            }
+        )
+    for name, user, level in dataset.MODEL_GRANTS:
+        grants.setdefault(user, []).append(
+            {
+                "resource_type": "registered_model",
+                "resource_id": name,
+                "permission": "DENY" if level == "NO_PERMISSIONS" else level,
+            }
+        )
+    api = [name for name, _pw, _admin in dataset.USERS if name not in dataset.SSO_USERS]
+    return {
+        "mlflow_users_admins": [dataset.ADMIN2],
+        "mlflow_users_sso_users": [{"email": n, "permissions": grants.get(n, [])} for n in dataset.SSO_USERS],
+        "mlflow_users_api_users": [
+            {"username": n, "password": dataset.PASSWORDS[n], "permissions": grants.get(n, [])} for n in api
+        ],
+    }, exp_ids
+
+
+def test_takeover_inventory_written_by_hand_changes_nothing(adoption):
+    inventory, _ids = _by_hand(adoption)
+    # "always" also logs every user in with the inventory password: the SSO users with the
+    # old bridge password, the API users with their own.
+    changed, _doc = _run_role(adoption, inventory, mlflow_users_update_password="always")
+    assert changed == 0
+    # The same comparison can fail: one grant different is one change (check mode, no write).
+    inventory["mlflow_users_sso_users"][0]["permissions"][0]["permission"] = "EDIT"
+    changed, doc = _run_role(adoption, inventory, "--check", "--diff")
+    assert changed == 1
+    reconcile = next(t for t in doc["plays"][0]["tasks"] if t["task"]["name"].endswith("in one call"))
+    assert set(reconcile["hosts"]["localhost"]["diff"]["after"]) == {dataset.ADA}
+
+
+class _UnsafeLoader(yaml.SafeLoader):
+    """Reads Ansible's !unsafe tag as the plain string it marks."""
+
+
+_UnsafeLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def test_takeover_export_writes_what_the_server_holds(adoption):
+    path = adoption.work / "adopted-users.yml"
+    export_vars = {
+        "mlflow_k8s_users_tracking_uri": adoption.new.url,
+        "mlflow_users_admin_username": dataset.ADMIN[0],
+        "mlflow_users_admin_password": dataset.ADMIN[1],
+        "mlflow_users_bridge_password": dataset.BRIDGE_PASSWORD,
+        "export_mlflow_users_path": str(path),
+    }
+    rc, doc, out = _ansible(adoption, ROOT / "playbooks" / "export_mlflow_users.yml", export_vars)
+    assert rc == 0, out[-4000:]
+    for secret in dataset.PASSWORDS.values():
+        assert secret not in out and json.dumps(secret)[1:-1] not in out
+    text = path.read_text(encoding="utf-8")
+    assert text.count("!unsafe") >= len(dataset.USERS), "user-chosen values must not be templated by Ansible"
+    exported = yaml.load(text, Loader=_UnsafeLoader)  # noqa: S506 - a SafeLoader subclass
+
+    inventory, exp_ids = _by_hand(adoption)
+    names = {name: exp_ids[key] for key, (name, _creator) in dataset.EXPERIMENTS.items()}
+
+    def grants(entries):
+        out = set()
+        for g in entries:
+            if "experiment_name" in g:
+                out.add(("experiment", names[g["experiment_name"]], g["permission"]))
+            else:
+                out.add((g.get("resource_type", "experiment"), g["resource_id"], g["permission"]))
+        return out
+
+    def users(data, key_sso="email"):
+        got = {u[key_sso]: grants(u.get("permissions", [])) for u in data["mlflow_users_sso_users"]}
+        got.update({u["username"]: grants(u.get("permissions", [])) for u in data["mlflow_users_api_users"]})
+        return got
+
+    assert sorted(exported["mlflow_users_admins"]) == [dataset.ADMIN2]
+    assert sorted(u["email"] for u in exported["mlflow_users_sso_users"]) == sorted(dataset.SSO_USERS)
+    assert all("password" not in u for u in exported["mlflow_users_api_users"])
+    assert users(exported) == users(inventory)
+
+    # The file itself, as the inventory would load it.
+    changed, _doc = _run_role(adoption, {}, "-e", "@%s" % path, mlflow_users_update_password="always")
+    assert changed == 0
+    # Exporting again rewrites nothing.
+    rc, doc, out = _ansible(adoption, ROOT / "playbooks" / "export_mlflow_users.yml", export_vars)
+    assert rc == 0 and doc["stats"]["localhost"]["changed"] == 0, out[-3000:]
 
 
 def test_rerun_keeps_the_adopted_databases(adoption):

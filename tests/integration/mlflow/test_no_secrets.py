@@ -34,7 +34,7 @@ def test_vvv_output_has_no_passwords(mlflow):
                 ],
             },
         },
-        {"name": "info", "mlflow_k8s.platform.mlflow_user_info": {}},
+        {"name": "info", "mlflow_k8s.platform.mlflow_user_info": {"sso_password": secrets["bulk"]}},
     ]
     rc, out = mlflow.ansible.playbook_text(tasks, ["-vvv", "--diff"])
     assert rc == 0, out[-4000:]

@@ -109,7 +109,7 @@ def test_role_rejects_bad_input_before_any_change(mlflow):
         ({"mlflow_users_sso_users": [{"email": "not-an-email"}]}, "not an e-mail address: not-an-email"),
         (
             {"mlflow_users_api_users": [{"username": "svc-short", "password": "short-pw"}]},
-            "password missing, shorter than 12 characters or the former MLflow default for: svc-short",
+            "password shorter than 12 characters or the former MLflow default for: svc-short",
         ),
         (
             {
@@ -133,6 +133,10 @@ def test_role_rejects_bad_input_before_any_change(mlflow):
             "mlflow_users_admins names users that are in neither list: ghost@example.org",
         ),
         ({"mlflow_users_tracking_uri": "mlflow:5000"}, "mlflow_users_tracking_uri must be the http(s):// URL"),
+        (
+            {"mlflow_users_api_users": [{"username": "svc-never-created"}]},
+            "user 'svc-never-created' does not exist and has no password to create it with",
+        ),
     ]
     if not mlflow.rbac:
         cases.append(
@@ -189,6 +193,18 @@ def test_role_prunes_unmanaged_users(mlflow):
     assert mlflow.official_user("svc-legacy") is not None
     rc, _doc, stats = _play(mlflow, data)
     assert rc == 0 and stats["changed"] == 0
+
+
+def test_api_user_listed_without_password_keeps_its_own(mlflow):
+    # After an adoption only MLflow knows an API user's password. Listing the user without one,
+    # even with update_password=always and a bridge password at hand, must leave it alone.
+    rc, _doc, _stats = _play(mlflow, _vars(mlflow))
+    assert rc == 0
+    data = _vars(mlflow, mlflow_users_update_password="always")
+    del data["mlflow_users_api_users"][0]["password"]
+    rc, _doc, stats = _play(mlflow, data)
+    assert rc == 0 and stats["changed"] == 0
+    assert mlflow.login_ok("svc-role", SVC_PW) and not mlflow.login_ok("svc-role", BRIDGE)
 
 
 def test_role_vvv_prints_no_secret(mlflow):

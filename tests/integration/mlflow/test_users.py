@@ -92,3 +92,38 @@ def test_environment_fallback_for_connection(mlflow):
     )
     res = runner.task("mlflow_user_info", {"usernames": [mlflow.server.admin_username]})
     assert res["users"][0]["is_admin"] is True and res["mlflow_version"] == mlflow.version
+
+
+def test_user_info_reports_sso_users_and_grants_as_desired_state(mlflow):
+    bridge = "info-bridge-Passw0rd-7"
+    spec = [
+        {
+            "username": "info-sso@example.com",
+            "password": bridge,
+            "permissions": [{"experiment_name": "info-exp", "permission": "EDIT"}],
+        },
+        {
+            "username": "info-svc",
+            "password": "info-svc-Passw0rd-8",
+            "permissions": [{"resource_type": "registered_model", "resource_id": "info-model", "permission": "READ"}],
+        },
+    ]
+    mlflow.ansible.task("mlflow_access", {"users": spec, "create_experiments": True})
+    names = ["info-sso@example.com", "info-svc"]
+    res = mlflow.ansible.task("mlflow_user_info", {"usernames": names, "sso_password": bridge})
+    users = {u["username"]: u for u in res["users"]}
+    assert users["info-sso@example.com"]["sso"] is True and users["info-svc"]["sso"] is False
+    exp_id = mlflow.official(
+        "import mlflow\nprint(json.dumps(mlflow.MlflowClient(%r).get_experiment_by_name('info-exp').experiment_id))"
+        % mlflow.url
+    )
+    assert users["info-sso@example.com"]["grants"] == [
+        {"resource_type": "experiment", "resource_id": exp_id, "permission": "EDIT"}
+    ]
+    assert users["info-svc"]["grants"] == [
+        {"resource_type": "registered_model", "resource_id": "info-model", "permission": "READ"}
+    ]
+    # The report is desired state: fed back to mlflow_access it changes nothing.
+    again = [{"username": u["username"], "is_admin": u["is_admin"], "permissions": u["grants"]} for u in res["users"]]
+    assert mlflow.ansible.task("mlflow_access", {"users": again})["changed"] is False
+    assert "sso" not in mlflow.ansible.task("mlflow_user_info", {"usernames": names})["users"][0]
