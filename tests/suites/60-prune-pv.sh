@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # playbooks/prune_pv.yml on the local Kubernetes cluster: volumes released through the real
 # kube-controller-manager, then pruned with and without confirmation, in check mode, with
-# filters, on a terminal and as AWX runs it. Starts the cluster when it is not running and
+# filters, on a terminal and as AWX runs it. Then the k8s_generated_secret module on the same
+# cluster: create once, keep values on re-runs, patch only what differs, check and diff mode,
+# nothing printed at -vvv (about 1 min more). Starts the cluster when it is not running and
 # stops it again in that case only. Cold: the cluster build (tests/cluster/build.sh) plus
-# ~5 min; warm (cluster running): ~5 min on 2 busy cores.
+# ~6 min; warm (cluster running): ~6 min on 2 busy cores. Arguments go to pytest
+# (e.g. `-k generated_secret` for the module tests only).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -33,6 +36,6 @@ else
   KUBECONFIG=$(bash tests/cluster/start.sh)
 fi
 export KUBECONFIG
-python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune "$@" &
+python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune tests/k8s_generated_secret "$@" &
 pid=$!
 wait "$pid"
