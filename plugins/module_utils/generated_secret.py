@@ -56,7 +56,7 @@ class SecretPlan(object):
 
 def random_value(length, alphabet=ALPHABET):
     """A value from the operating system's CSPRNG."""
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return "".join(secrets.choice(alphabet) for _index in range(length))
 
 
 def encode(value):

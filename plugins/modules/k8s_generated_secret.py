@@ -94,7 +94,7 @@ notes:
     for, for example with M(ansible.builtin.debug). Callbacks that write whole results (such as
     C(ansible.posix.json)) and C(ANSIBLE_KEEP_REMOTE_FILES) debugging do not honour that mark,
     so set C(no_log) to V(true) on the task, as the roles of this collection do.
-  - Values of O(static) are module parameters marked C(no_log): they are masked in the module
+  - Values of O(static) are module parameters marked C(no_log), so they are masked in the module
     invocation and in error messages. RV(data) returns them unmasked, like every other value of
     the Secret, so that no generated value that happens to contain one is garbled.
   - The connection options and their C(K8S_AUTH_*) environment variables are those of

@@ -27,7 +27,7 @@ def counter():
 
 
 def test_random_value_is_letters_and_digits_of_the_given_length():
-    values = {gs.random_value(48) for _ in range(20)}
+    values = {gs.random_value(48) for _index in range(20)}
     assert all(re.fullmatch(r"[A-Za-z0-9]{48}", v) for v in values)
     assert len(values) == 20
 
