@@ -5,8 +5,8 @@
 # cluster: create once, keep values on re-runs, patch only what differs, check and diff mode,
 # nothing printed at -vvv (about 1 min more). Starts the cluster when it is not running and
 # stops it again in that case only. Cold: the cluster build (tests/cluster/build.sh) plus
-# ~6 min; warm (cluster running): ~6 min on 2 busy cores. Arguments go to pytest
-# (e.g. `-k generated_secret` for the module tests only).
+# ~6 min; warm (cluster running): ~6 min on 2 busy cores. Arguments go to the prune tests'
+# pytest run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -36,6 +36,11 @@ else
   KUBECONFIG=$(bash tests/cluster/start.sh)
 fi
 export KUBECONFIG
-python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune tests/k8s_generated_secret "$@" &
+python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune "$@" &
+pid=$!
+wait "$pid"
+# A session of its own: tests/prune imports its conftest by name, which a second conftest.py
+# in the same session would shadow.
+python -m pytest -p no:cacheprovider -q -o console_output_style=classic --durations=3 tests/k8s_generated_secret &
 pid=$!
 wait "$pid"
