@@ -63,7 +63,7 @@ ACCOUNTS = [
 
 
 def _generated(length=32):
-    """What the roles' generated_secret.yml produces: letters and digits."""
+    """What mlflow_k8s.platform.k8s_generated_secret generates for the roles: letters and digits."""
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _i in range(length))
 

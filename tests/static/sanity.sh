@@ -34,6 +34,11 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/mlflow_k8s/platform
 mkdir -p "$dest"
 (cd "$root" && git ls-files -co --exclude-standard | grep -v '^\.collections/' | while read -r f; do [ -e "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents -t "$dest")
+# k8s_generated_secret imports kubernetes.core's module_utils; ansible-test resolves other
+# collections only inside the ansible_collections tree of the collection under test.
+k8s_core=$(python -c 'import ansible, os; print(os.path.join(os.path.dirname(os.path.dirname(ansible.__file__)), "ansible_collections/kubernetes/core"))')
+mkdir -p "$work/ansible_collections/kubernetes"
+cp -r "$k8s_core" "$work/ansible_collections/kubernetes/core"
 (cd "$dest" && git init -q && git add -A && git -c user.email=ci@local -c user.name=ci commit -qm sanity)
 cd "$dest"
 ansible-test sanity --local --python "$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --color no "$@"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # playbooks/prune_pv.yml on the local Kubernetes cluster: volumes released through the real
 # kube-controller-manager, then pruned with and without confirmation, in check mode, with
-# filters, on a terminal and as AWX runs it. Starts the cluster when it is not running and
+# filters, on a terminal and as AWX runs it. Then the k8s_generated_secret module on the same
+# cluster: create once, keep values on re-runs, patch only what differs, check and diff mode,
+# nothing printed at -vvv (about 1 min more). Starts the cluster when it is not running and
 # stops it again in that case only. Cold: the cluster build (tests/cluster/build.sh) plus
-# ~5 min; warm (cluster running): ~5 min on 2 busy cores.
+# ~6 min; warm (cluster running): ~6 min on 2 busy cores. Arguments go to the prune tests'
+# pytest run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -34,5 +37,10 @@ else
 fi
 export KUBECONFIG
 python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune "$@" &
+pid=$!
+wait "$pid"
+# A session of its own: tests/prune imports its conftest by name, which a second conftest.py
+# in the same session would shadow.
+python -m pytest -p no:cacheprovider -q -o console_output_style=classic --durations=3 tests/k8s_generated_secret &
 pid=$!
 wait "$pid"

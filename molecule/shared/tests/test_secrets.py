@@ -18,7 +18,11 @@ REPO = Path(__file__).resolve().parents[3]
 NS = yaml.safe_load((REPO / "inventories/local/group_vars/all/postgres_mlflow.yml").read_text())[
     "postgres_mlflow_namespace"
 ]
-KUBECONFIG = os.environ.get("KUBECONFIG", "/var/tmp/mlflow-k8s-cluster/kubeconfig")
+# The cluster molecule started: MLFLOW_K8S_STATE moves it (as conftest.py's kube() knows), and a
+# fixed default here would re-run the roles against another cluster than the one checked.
+KUBECONFIG = os.environ.get(
+    "KUBECONFIG", str(Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s-cluster")) / "kubeconfig")
+)
 GENERATED = {
     # Secret -> {key: length}
     "mlflow-postgres": {"postgres-password": 32, "tracking-password": 32, "auth-password": 32},
