@@ -583,3 +583,16 @@ def test_oauth2_proxy_choice(env):
     skipped = env.run("--check", adopt_bitnami_oauth2_proxy="none")
     assert "oauth2-proxy: nothing taken over (adopt_bitnami_oauth2_proxy: none)" in skipped.stdout
     assert (env.adoption_objects(), env.replicas(), env.o2p_state()) == before
+
+    # Adopted without the oauth2-proxy, then taken over later: the completed adoption does not
+    # stand in for a confirmation of the take-over.
+    env.run(adopt_bitnami_oauth2_proxy="none", adopt_bitnami_confirm=True)
+    assert env.o2p_state() == before[2]
+    unconfirmed = env.run(adopt_bitnami_oauth2_proxy="oauth2-proxy")
+    assert "Nothing changed: no confirmation" in unconfirmed.stdout
+    assert _recap(unconfirmed.stdout)["changed"] == 0
+    assert env.o2p_state() == before[2]
+    env.run(adopt_bitnami_oauth2_proxy="oauth2-proxy", adopt_bitnami_confirm=True)
+    taken = env.o2p_state()
+    assert (taken["old"], taken["bridge"]) == ((0, "2"), env.o2p["basic_auth_password"])
+    assert env.api["apps"].read_namespaced_deployment("oauth2-proxy-other", env.old_ns).spec.replicas == 2
