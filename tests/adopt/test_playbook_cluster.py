@@ -111,6 +111,46 @@ class Env:
             time.sleep(1)
         pytest.fail("fixture workloads did not become ready")
 
+    def add_oauth2_proxies(self, extra_args, name="oauth2-proxy", new=True):
+        """The tutorial's oauth2-proxy in front of the old release and, with new, the new deployment's."""
+        self.o2p = {
+            "client_id": "Iv1.%s" % secrets.token_hex(8),
+            "client_secret": "client-secret-%s" % secrets.token_hex(10),
+            "cookie_secret": "cookie-secret-%s" % secrets.token_hex(8),
+            "basic_auth_password": "old bridge %s" % secrets.token_hex(8),
+            "generated_bridge_password": "generated-bridge-%s" % secrets.token_hex(8),
+        }
+        args = [
+            "--http-address=0.0.0.0:4180",
+            "--https-address=0.0.0.0:4443",
+            "--metrics-address=0.0.0.0:44180",
+            *extra_args,
+            "--config=/etc/oauth2_proxy/oauth2_proxy.cfg",
+        ]
+        _apply(self.old_ns, "old-oauth2-proxy.yaml.tpl", dict(self.o2p, name=name, extra_args=json.dumps(args)))
+        if new:
+            _apply(self.new_ns, "new-oauth2-proxy.yaml.tpl", self.o2p)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            old = self.api["apps"].read_namespaced_deployment(name, self.old_ns)
+            if (old.status.ready_replicas or 0) == 2:
+                return
+            time.sleep(1)
+        pytest.fail("old oauth2-proxy did not become ready")
+
+    def o2p_state(self, name="oauth2-proxy"):
+        """Old oauth2-proxy (replicas, annotation), new one's restart annotation, bridge Secret."""
+        apps = self.api["apps"]
+        old = apps.read_namespaced_deployment(name, self.old_ns)
+        new = apps.read_namespaced_deployment("oauth2-proxy", self.new_ns)
+        bridge = self.api["core"].read_namespaced_secret("mlflow-sso-bridge", self.new_ns)
+        return {
+            "old": (old.spec.replicas, (old.metadata.annotations or {}).get(ANNOTATION)),
+            "restarted_at": (new.spec.template.metadata.annotations or {}).get("kubectl.kubernetes.io/restartedAt"),
+            "bridge": base64.b64decode(bridge.data["password"]).decode(),
+            "bridge_labels": bridge.metadata.labels,
+        }
+
     def delete(self):
         for ns in (self.old_ns, self.new_ns):
             try:
@@ -241,6 +281,10 @@ def test_check_mode_shows_the_plan_and_changes_nothing(env):
     assert "dump bitnami_mlflow and bitnami_mlflow_auth from %s-postgresql:5432 as bn_mlflow" % RELEASE in proc.stdout
     assert 'postgres_mlflow_artifacts_destination: \\"gs://team-mlflow/artifacts\\"' in proc.stdout
     assert "Check mode: plan shown, nothing changed." in proc.stdout
+    assert (
+        "oauth2-proxy: no Deployment labelled app.kubernetes.io/name=oauth2-proxy in %s, nothing to take over"
+        % env.old_ns
+    ) in proc.stdout
     assert _recap(proc.stdout)["changed"] == 0
     assert env.adoption_objects() == before
     assert env.replicas() == UNTOUCHED
@@ -416,3 +460,139 @@ def test_bad_input_fails_before_anything_changes(env):
     assert "adopt_bitnami_admin_credentials" in choice.stdout
     assert env.adoption_objects() == before
     assert env.replicas() == UNTOUCHED
+
+
+# The tutorial's oauth2-proxy: GitHub, Basic credentials from the e-mail address and a shared
+# password (from a Secret through OAUTH2_PROXY_BASIC_AUTH_PASSWORD); email_domains from the
+# chart's config file, the upstream flag overriding the file's.
+TUTORIAL_PROXY_ARGS = [
+    "--provider=github",
+    "--github-org=acme",
+    "--github-team=ml,data",
+    "--github-user=alice",
+    "--github-user=bob",
+    "--upstream=http://%s-tracking:80" % RELEASE,
+    "--pass-basic-auth=true",
+    "--prefer-email-to-user=true",
+    "--redirect-url=https://mlflow.example.com/oauth2/callback",
+    "--cookie-name=_mlflow_sso",
+    "--cookie-expire=12h",
+]
+O2P_STEPS = [
+    "Remove the adoption Job's network access",
+    "Carry the bridge password over into Secret mlflow-sso-bridge",
+    "Restart the new oauth2-proxy with the carried-over password",
+    "Record the replica count of Deployment oauth2-proxy",
+    "Scale to zero Deployment oauth2-proxy",
+]
+
+
+def _secret_values(env):
+    return [env.o2p[k] for k in ("client_secret", "cookie_secret", "basic_auth_password", "generated_bridge_password")]
+
+
+def test_oauth2_proxy_is_taken_over(env):
+    env.add_oauth2_proxies(TUTORIAL_PROXY_ARGS)
+    before = env.o2p_state()
+    assert before["old"] == (2, None) and before["restarted_at"] is None
+
+    check = env.run("--check", "-v", adopt_bitnami_confirm=True)
+    assert _recap(check.stdout)["changed"] == 0
+    assert env.o2p_state() == before
+    assert env.replicas() == UNTOUCHED
+    plan = check.stdout
+    assert (
+        "oauth2-proxy: take over Deployment %s/oauth2-proxy (provider github, users identified by email" % env.old_ns
+        in plan
+    )
+    assert (
+        "7. carry its Basic (bridge) password from Secret mlflow-oauth2-bridge key basic-auth-password "
+        "(env OAUTH2_PROXY_BASIC_AUTH_PASSWORD) over into Secret %s/mlflow-sso-bridge key password, then restart "
+        "Deployment %s/oauth2-proxy if that Secret changed" % (env.new_ns, env.new_ns)
+    ) in plan
+    assert "8. scale Deployment %s/oauth2-proxy from 2 to 0 replicas" % env.old_ns in plan
+    for line in (
+        'oauth2_proxy_github_client_id: \\"%s\\"' % env.o2p["client_id"],
+        'oauth2_proxy_github_org: \\"acme\\"',
+        'oauth2_proxy_github_teams: [\\"ml\\", \\"data\\"]',
+        'oauth2_proxy_github_users: [\\"alice\\", \\"bob\\"]',
+        'oauth2_proxy_email_domains: [\\"*\\"]',
+        'oauth2_proxy_ui_host: \\"mlflow.example.com\\"',
+        "oauth2_proxy_github_client_secret: in the vault; the old one is in Secret %s/oauth2-proxy key client-secret: "
+        "kubectl -n %s get secret oauth2-proxy -o jsonpath='{.data.client-secret}' | base64 -d "
+        "| ansible-vault encrypt_string --stdin-name oauth2_proxy_github_client_secret" % (env.old_ns, env.old_ns),
+    ):
+        assert line in plan, line
+
+    proc = env.run("-v", adopt_bitnami_confirm=True)
+    order = _task_order(proc.stdout)
+    positions = [order.index(step) for step in O2P_STEPS]
+    assert positions == sorted(positions), order
+    status = _task_status(proc.stdout)
+    assert {step: status.get(step) for step in O2P_STEPS[1:]} == dict.fromkeys(O2P_STEPS[1:], "changed")
+    after = env.o2p_state()
+    assert after["old"] == (0, "2")
+    assert after["bridge"] == env.o2p["basic_auth_password"]
+    assert after["bridge_labels"] == {
+        "app.kubernetes.io/part-of": "mlflow",
+        "app.kubernetes.io/managed-by": "mlflow_k8s.platform",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", after["restarted_at"] or ""), after
+    assert env.replicas() == {"old": (0, "2"), "pg": (0, "1"), "new": (2, None)}
+
+    again = env.run("-v")
+    assert _recap(again.stdout)["changed"] == 0, again.stdout[-4000:]
+    assert _task_status(again.stdout)["Restart the new oauth2-proxy with the carried-over password"] == "skipping"
+    assert env.o2p_state() == after
+
+    output = "".join(p.stdout + p.stderr for p in (check, proc, again))
+    for value in _secret_values(env):
+        assert value not in output
+
+
+def test_oauth2_proxy_with_login_identity_stops_before_anything_changes(env):
+    # The password as a literal argument: it must not show up even in the failure.
+    args = [a for a in TUTORIAL_PROXY_ARGS if not a.startswith("--prefer-email-to-user")]
+    env.add_oauth2_proxies([*args, "--basic-auth-password=literal-%s" % env.db_password])
+    before = (env.adoption_objects(), env.replicas(), env.o2p_state())
+    proc = env.run("-v", check=False, adopt_bitnami_confirm=True)
+    assert proc.returncode != 0
+    assert "The oauth2-proxy %s/oauth2-proxy cannot be taken over: identity is login" % env.old_ns in proc.stdout
+    assert "--prefer-email-to-user=true" in proc.stdout
+    assert "adopt_bitnami_oauth2_proxy=none" in proc.stdout
+    assert "Show the adoption plan" not in _task_order(proc.stdout)
+    assert (env.adoption_objects(), env.replicas(), env.o2p_state()) == before
+    assert "literal-%s" % env.db_password not in proc.stdout + proc.stderr
+
+
+def test_oauth2_proxy_choice(env):
+    env.add_oauth2_proxies(TUTORIAL_PROXY_ARGS)
+    env.add_oauth2_proxies(TUTORIAL_PROXY_ARGS, name="oauth2-proxy-other", new=False)
+    before = (env.adoption_objects(), env.replicas(), env.o2p_state())
+    several = env.run(check=False, adopt_bitnami_confirm=True)
+    assert several.returncode != 0
+    assert (
+        "Several oauth2-proxy Deployments in namespace %s (oauth2-proxy, oauth2-proxy-other): "
+        "set adopt_bitnami_oauth2_proxy" % env.old_ns
+    ) in several.stdout
+    missing = env.run(check=False, adopt_bitnami_oauth2_proxy="nosuchproxy", adopt_bitnami_confirm=True)
+    assert missing.returncode != 0
+    assert "No Deployment nosuchproxy in namespace %s: check adopt_bitnami_oauth2_proxy" % env.old_ns in missing.stdout
+    named = env.run("--check", adopt_bitnami_oauth2_proxy="oauth2-proxy-other")
+    assert "oauth2-proxy: take over Deployment %s/oauth2-proxy-other" % env.old_ns in named.stdout
+    skipped = env.run("--check", adopt_bitnami_oauth2_proxy="none")
+    assert "oauth2-proxy: nothing taken over (adopt_bitnami_oauth2_proxy: none)" in skipped.stdout
+    assert (env.adoption_objects(), env.replicas(), env.o2p_state()) == before
+
+    # Adopted without the oauth2-proxy, then taken over later: the completed adoption does not
+    # stand in for a confirmation of the take-over.
+    env.run(adopt_bitnami_oauth2_proxy="none", adopt_bitnami_confirm=True)
+    assert env.o2p_state() == before[2]
+    unconfirmed = env.run(adopt_bitnami_oauth2_proxy="oauth2-proxy")
+    assert "Nothing changed: no confirmation" in unconfirmed.stdout
+    assert _recap(unconfirmed.stdout)["changed"] == 0
+    assert env.o2p_state() == before[2]
+    env.run(adopt_bitnami_oauth2_proxy="oauth2-proxy", adopt_bitnami_confirm=True)
+    taken = env.o2p_state()
+    assert (taken["old"], taken["bridge"]) == ((0, "2"), env.o2p["basic_auth_password"])
+    assert env.api["apps"].read_namespaced_deployment("oauth2-proxy-other", env.old_ns).spec.replicas == 2
