@@ -28,6 +28,7 @@ STATE_DIR = pathlib.Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s
 KUBECTL = pathlib.Path(os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s")) / "bin" / "kubectl"
 RELEASE = "mlflow"
 ANNOTATION = "mlflow-k8s.io/adopt-original-replicas"
+BRIDGE_ANNOTATION = "mlflow-k8s.io/adopt-bridge-from"
 
 
 def _kubeconfig():
@@ -147,6 +148,7 @@ class Env:
         return {
             "old": (old.spec.replicas, (old.metadata.annotations or {}).get(ANNOTATION)),
             "restarted_at": (new.spec.template.metadata.annotations or {}).get("kubectl.kubernetes.io/restartedAt"),
+            "restarted_for": (new.spec.template.metadata.annotations or {}).get(BRIDGE_ANNOTATION),
             "bridge": base64.b64decode(bridge.data["password"]).decode(),
             "bridge_labels": bridge.metadata.labels,
         }
@@ -280,6 +282,7 @@ def test_check_mode_shows_the_plan_and_changes_nothing(env):
     proc = env.run("--check", "--diff", adopt_bitnami_confirm=True)
     assert "dump bitnami_mlflow and bitnami_mlflow_auth from %s-postgresql:5432 as bn_mlflow" % RELEASE in proc.stdout
     assert 'postgres_mlflow_artifacts_destination: \\"gs://team-mlflow/artifacts\\"' in proc.stdout
+    assert "Then take over the users: playbooks/export_mlflow_users.yml" in proc.stdout
     assert "Check mode: plan shown, nothing changed." in proc.stdout
     assert (
         "oauth2-proxy: no Deployment labelled app.kubernetes.io/name=oauth2-proxy in %s, nothing to take over"
@@ -508,7 +511,8 @@ def test_oauth2_proxy_is_taken_over(env):
     assert (
         "7. carry its Basic (bridge) password from Secret mlflow-oauth2-bridge key basic-auth-password "
         "(env OAUTH2_PROXY_BASIC_AUTH_PASSWORD) over into Secret %s/mlflow-sso-bridge key password, then restart "
-        "Deployment %s/oauth2-proxy if that Secret changed" % (env.new_ns, env.new_ns)
+        "Deployment %s/oauth2-proxy if that Secret changed or its pods were not yet restarted for this adoption"
+        % (env.new_ns, env.new_ns)
     ) in plan
     assert "8. scale Deployment %s/oauth2-proxy from 2 to 0 replicas" % env.old_ns in plan
     for line in (
@@ -538,12 +542,25 @@ def test_oauth2_proxy_is_taken_over(env):
         "app.kubernetes.io/managed-by": "mlflow_k8s.platform",
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", after["restarted_at"] or ""), after
+    assert after["restarted_for"] == "%s/%s" % (env.old_ns, RELEASE)
     assert env.replicas() == {"old": (0, "2"), "pg": (0, "1"), "new": (2, None)}
 
     again = env.run("-v")
     assert _recap(again.stdout)["changed"] == 0, again.stdout[-4000:]
     assert _task_status(again.stdout)["Restart the new oauth2-proxy with the carried-over password"] == "skipping"
     assert env.o2p_state() == after
+
+    # A run that stopped after writing the Secret but before the restart: the Secret is already
+    # right, the marker is missing, and the next confirmed run restarts the pods.
+    env.api["apps"].patch_namespaced_deployment(
+        "oauth2-proxy",
+        env.new_ns,
+        [{"op": "remove", "path": "/spec/template/metadata/annotations/" + BRIDGE_ANNOTATION.replace("/", "~1")}],
+    )
+    resumed = env.run("-v", adopt_bitnami_confirm=True)
+    assert _task_status(resumed.stdout)["Restart the new oauth2-proxy with the carried-over password"] == "changed"
+    assert env.o2p_state()["restarted_for"] == after["restarted_for"]
+    assert _recap(env.run("-v").stdout)["changed"] == 0
 
     output = "".join(p.stdout + p.stderr for p in (check, proc, again))
     for value in _secret_values(env):
