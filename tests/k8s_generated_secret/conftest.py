@@ -7,40 +7,25 @@ Each test gets a namespace of its own, deleted afterwards; tasks run through ans
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import sys
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
+import local_cluster
 from ansible_runner import AnsibleRunner
 
 REPO = Path(__file__).resolve().parents[2]
-STATE_DIR = Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s-cluster"))
 RUN_LABEL = "k8s-generated-secret-test/run"
 
 
-@pytest.fixture(scope="session")
-def kubeconfig() -> str:
-    path = os.environ.get("KUBECONFIG") or str(STATE_DIR / "kubeconfig")
-    if not Path(path).is_file():
-        pytest.fail(f"no kubeconfig at {path}: start the local cluster with `bash tests/cluster/start.sh`")
-    return path
-
-
-@pytest.fixture(scope="session")
-def core(kubeconfig) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
-
-
-@pytest.fixture(scope="session")
-def run_id() -> str:
-    return secrets.token_hex(3)
+# The local cluster's session fixtures (tests/lib/local_cluster.py).
+kubeconfig, core, run_id = local_cluster.kubeconfig, local_cluster.core, local_cluster.run_id
 
 
 @pytest.fixture

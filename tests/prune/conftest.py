@@ -19,38 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 # The shared test libraries (tests/lib), e.g. terminal.run_on_terminal.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
+import local_cluster
+
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = "playbooks/prune_pv.yml"
-STATE_DIR = Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s-cluster"))
 RUN_LABEL = "prune-pv-test/run"
 
 
-def kubeconfig_path() -> str:
-    path = os.environ.get("KUBECONFIG") or str(STATE_DIR / "kubeconfig")
-    if not Path(path).is_file():
-        pytest.fail(f"no kubeconfig at {path}: start the local cluster with `bash tests/cluster/start.sh`")
-    return path
-
-
-@pytest.fixture(scope="session")
-def kubeconfig() -> str:
-    return kubeconfig_path()
-
-
-@pytest.fixture(scope="session")
-def core(kubeconfig) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
-
-
-@pytest.fixture(scope="session")
-def run_id() -> str:
-    return secrets.token_hex(3)
+# The local cluster's session fixtures (tests/lib/local_cluster.py).
+kubeconfig, core, run_id = local_cluster.kubeconfig, local_cluster.core, local_cluster.run_id
 
 
 @pytest.fixture
