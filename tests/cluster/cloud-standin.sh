@@ -6,8 +6,9 @@
 #   when set, else one from 203.0.113.0/24 (TEST-NET-3, never routed) derived from its
 #   namespace/name so it is stable across restarts;
 # - a volume provisioner's supply: the harness's pre-made PVs (label mlflow-k8s.local/harness)
-#   that a deleted claim left Released are made Available again, so a long-lived cluster does not
-#   run out. PVs of other classes or without the label are never touched.
+#   that a deleted claim left Released are wiped (as a provisioner deletes the disk) and made
+#   Available again, so a long-lived cluster does not run out and no claim sees another's
+#   data. PVs of other classes or without the label are never touched.
 set -uo pipefail
 kubeconfig=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,11 +16,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 kc=("$BIN_DIR/kubectl" --kubeconfig "$kubeconfig")
 query='{range .items[?(@.spec.type=="LoadBalancer")]}{.metadata.namespace}|{.metadata.name}|{.spec.loadBalancerIP}|{.status.loadBalancer.ingress[0].ip}{"\n"}{end}'
-pv_query='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}'
+pv_query='{range .items[?(@.status.phase=="Released")]}{.metadata.name}|{.spec.local.path}{"\n"}{end}'
 while sleep 2; do
   "${kc[@]}" get pv -l mlflow-k8s.local/harness=true -o "jsonpath=$pv_query" 2>/dev/null |
-  while read -r pv; do
+  while IFS='|' read -r pv path; do
     [ -n "$pv" ] || continue
+    case "$path" in "$STATE_DIR"/volumes/?*) find "$path" -mindepth 1 -delete ;; *) continue ;; esac
     "${kc[@]}" patch pv "$pv" --type=json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null &&
       echo "$(date -u +%FT%TZ) pv/$pv recycled"
   done

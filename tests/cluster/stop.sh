@@ -1,31 +1,65 @@
 #!/usr/bin/env bash
 # lib.sh (sourced) assigns $here and the *_dir paths; ansible-test runs shellcheck without -x.
 # shellcheck disable=SC2154
-# Stops every component of the local control plane and removes its state (the next start is a
-# fresh cluster). Idempotent: stopping a stopped cluster succeeds.
+# Stops the local cluster and removes everything it made: the pods' processes and cgroups,
+# every process in the cluster's network namespace (control plane, node, shims), the node's
+# mount namespace with its tmpfs, the namespace itself, the forwarder and the state directory.
+# The next start is a fresh cluster. Idempotent: stopping a stopped cluster succeeds.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ -d "$STATE_DIR" ] || { log "not running"; exit 0; }
-# site.yml's local runtime (PostgreSQL and MLflow for the KWOK cluster) keeps its state here.
-for runtime in "$STATE_DIR"/local-runtime/*/; do
-  [ -d "$runtime" ] || continue
-  ns=$(basename "$runtime")
-  "$(bash "$here/../../scripts/venv.sh")/bin/python" "$here/../e2e/local_runtime.py" stop --namespace "$ns" --state-dir "$runtime" >&2
-  log "local runtime for namespace $ns stopped"
+if [ ! -d "$STATE_DIR" ] && [ ! -e "$NETNS_PATH" ]; then log "not running"; exit 0; fi
+
+stop_pid() { # stop_pid <pid>: TERM its process group, then KILL what is left
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 15); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+
+pod_cgroups() { # every cgroup of this cluster's pods, deepest first
+  local controller
+  for controller in /sys/fs/cgroup/*/; do
+    [ -L "${controller%/}" ] || [ ! -d "$controller${CGROUP_ROOT#/}" ] && continue
+    find "$controller${CGROUP_ROOT#/}" -depth -type d
+  done
+}
+
+# Host-side helpers first, so nothing re-creates what is being removed.
+for name in cloud-standin forwarder; do
+  [ -f "$STATE_DIR/run/$name.pid" ] && stop_pid "$(cat "$STATE_DIR/run/$name.pid")"
 done
-for name in cloud-standin kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-  f=$STATE_DIR/run/$name.pid
-  [ -f "$f" ] || continue
-  pid=$(cat "$f")
-  # Each component runs in its own session; signal the whole process group.
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid"; fi
-    log "$name stopped"
-  fi
-  rm -f "$f"
+
+# Containers live in their own namespaces; their cgroups find them all.
+for _ in $(seq 30); do
+  pids=$(pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs"; done | sort -u)
+  [ -n "$pids" ] || break
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  sleep 0.3
 done
+
+if [ -e "$NETNS_PATH" ]; then
+  for _ in $(seq 3); do
+    pids=$(ip netns pids "$NETNS" 2>/dev/null || true)
+    [ -n "$pids" ] || break
+    for pid in $pids; do stop_pid "$pid" & done
+    wait
+  done
+  pids=$(ip netns pids "$NETNS" 2>/dev/null || true)
+  [ -z "$pids" ] || die "processes still running in network namespace $NETNS: $pids"
+  ip netns del "$NETNS"
+  log "network namespace $NETNS removed"
+fi
+
+for _ in $(seq 20); do
+  pod_cgroups | while read -r dir; do rmdir "$dir" 2>/dev/null || true; done
+  [ -z "$(pod_cgroups)" ] && break
+  sleep 0.5
+done
+[ -z "$(pod_cgroups)" ] || die "cgroups of $CGROUP_ROOT could not be removed: $(pod_cgroups | head -3)"
+
 rm -rf "$STATE_DIR"
+log "stopped; state $STATE_DIR removed"
