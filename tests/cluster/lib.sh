@@ -21,7 +21,7 @@ export SSO_PORT=${MLFLOW_K8S_SSO_PORT:-14180}
 CLUSTER_ID=$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-8)
 export CLUSTER_ID NETNS=mlflow-k8s-$CLUSTER_ID CGROUP_ROOT=/mlflow-k8s-$CLUSTER_ID
 export NETNS_PATH=/run/netns/$NETNS
-export NODE_NAME=mlflow-k8s-node NODE_IP=10.250.0.10 NODE_PEER_IP=10.250.0.1
+export NODE_NAME=mlflow-k8s-node NODE_IP=10.250.0.10
 export POD_CIDR=10.245.0.0/24 POD_GATEWAY=10.245.0.1 SERVICE_CIDR=10.96.0.0/16 CLUSTER_DNS=10.96.0.10
 export NODE_DIR=$STATE_DIR/node
 # Ports inside the namespace (fixed: nothing else listens there).

@@ -70,13 +70,15 @@ make_netns() {
   [ -e "$NETNS_PATH" ] && return
   ip netns add "$NETNS"
   in_netns ip link set lo up
-  # No dummy links on this kernel: the node's address sits on a veth pair that never leaves.
+  # No dummy links on this kernel: the node's address sits on a veth pair whose both ends stay
+  # in the namespace. No default route: an address outside the cluster is unreachable at once.
   in_netns ip link add node0 type veth peer name node0-peer
   in_netns ip addr add "$NODE_IP/24" dev node0
-  in_netns ip addr add "$NODE_PEER_IP/24" dev node0-peer
   in_netns ip link set node0 up
   in_netns ip link set node0-peer up
-  in_netns ip route add default via "$NODE_PEER_IP" dev node0
+  # The node's own connections to Service addresses (the forwarder's) need a route for
+  # kube-proxy's DNAT to rewrite.
+  in_netns ip route add "$SERVICE_CIDR" dev node0
   # These sysctls belong to the new namespace, not to the host.
   in_netns sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
   log "network namespace $NETNS created (node address $NODE_IP)"
@@ -193,9 +195,6 @@ start_node() {
     --kubeconfig "$pki/kubelet.kubeconfig" --root-dir "$NODE_DIR/kubelet" --cert-dir "$NODE_DIR/kubelet-pki" \
     --node-ip "$NODE_IP" --hostname-override "$NODE_NAME" --node-labels "mlflow-k8s.local/volumes=true"
   launch_node kube-proxy "$kubelet_dir/bin/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml"
-  launch_node kube-router "$kube_router_dir/bin/kube-router" --kubeconfig "$pki/kube-router.kubeconfig" \
-    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
-    --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244 --metrics-port 0
   wait_for kubelet 60 in_node curl -fsS http://127.0.0.1:10248/healthz
   wait_for kube-proxy 60 in_node curl -fsS http://127.0.0.1:10256/healthz
 }
@@ -205,10 +204,12 @@ image_ref() { # the local name of an image built by images/build.sh
     "$STATE_DIR/images.txt"
 }
 
-import_images() {
-  local ref tar marker
+import_images() { # every image built here, or those named in MLFLOW_K8S_IMAGES (e.g. "pause toolbox coredns")
+  local ref tar marker name
   mkdir -p "$NODE_DIR/imported"
   while read -r ref tar; do
+    name=${ref#localhost/mlflow-k8s/}; name=${name%%:*}
+    if [ -n "${MLFLOW_K8S_IMAGES:-}" ] && [[ " $MLFLOW_K8S_IMAGES " != *" $name "* ]]; then continue; fi
     marker=$NODE_DIR/imported/$(basename "$(dirname "$tar")")
     [ -f "$marker" ] && continue
     in_node "$containerd_dir/bin/ctr" --address /run/containerd/containerd.sock -n k8s.io images import \
@@ -264,6 +265,11 @@ done
 premade_pvs | kc apply --server-side --field-manager mlflow-k8s-harness -f - >&2
 start_node
 wait_for kubelet 90 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
+# kube-router identifies its node by name at start: only once the kubelet has registered it.
+launch_node kube-router "$kube_router_dir/bin/kube-router" --kubeconfig "$pki/kube-router.kubeconfig" \
+  --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+  --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244 --metrics-port 0
+wait_for kube-router 60 in_node curl -fsS http://127.0.0.1:20244/healthz
 wait_for kwok 90 kc wait --for=condition=Ready node/kwok-node-0 --timeout=5s
 wait_for kubelet 120 kc -n kube-system rollout status deployment/coredns --timeout=5s
 # The default ServiceAccount is created by a controller; pods cannot be admitted before it exists.
