@@ -4,7 +4,6 @@ volumes), without a Kubernetes node."""
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,104 +13,9 @@ from pathlib import Path
 
 import pytest
 import runc_bundle
-
-HERE = Path(__file__).resolve().parents[1]
-REPO = HERE.parents[1]
-BUILD = HERE / "images" / "build.sh"
-PACK = HERE / "images" / "pack.py"
-CACHE = Path(os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s"))
-VERSIONS = dict(
-    line.split("=", 1) for line in (HERE / "versions.env").read_text().splitlines() if "=" in line and line[0] != "#"
-)
-CERT_MANAGER = ["controller", "webhook", "cainjector", "acmesolver", "startupapicheck"]
-OAUTH2_PROXY_VERSION = re.search(
-    r"github.com/oauth2-proxy/oauth2-proxy/v7 (v\S+)", (REPO / "tests/e2e/gomod/oauth2-proxy/go.mod").read_text()
-).group(1)
+from images_lib import CERT_MANAGER, EXPECTED, PACK, VERSIONS, build
 
 pytestmark = pytest.mark.skipif(not runc_bundle.runc_available(), reason="needs root and runc (apt-get install runc)")
-
-
-def _expected():
-    """name -> (tag pattern, config fields as the upstream image has them)."""
-    static = {"User": "65532:65532", "WorkingDir": "/"}
-    table = {
-        "pause": (r"3\.\d+(\.\d+)?", {"Entrypoint": ["/pause"], "User": "65535:65535"}),
-        "oauth2-proxy": (
-            re.escape(OAUTH2_PROXY_VERSION),
-            {**static, "Entrypoint": ["/bin/oauth2-proxy"], "ExposedPorts": {"4180/tcp": {}}},
-        ),
-        "coredns": (
-            re.escape(VERSIONS["COREDNS_VERSION"]),
-            {**static, "Entrypoint": ["/coredns"], "ExposedPorts": {"53/tcp": {}, "53/udp": {}}},
-        ),
-        "postgres": (
-            re.escape(VERSIONS["POSTGRES_MAJOR"]) + r"\.\d+",
-            {
-                "Entrypoint": ["docker-entrypoint.sh"],
-                "Cmd": ["postgres"],
-                "User": "999:999",
-                "StopSignal": "SIGINT",
-                "ExposedPorts": {"5432/tcp": {}},
-            },
-        ),
-        "mlflow": (
-            re.escape("v" + VERSIONS["MLFLOW_VERSION"]),
-            {"User": "10001:10001", "WorkingDir": "/", "ExposedPorts": {"5000/tcp": {}}},
-        ),
-    }
-    for c in CERT_MANAGER:
-        table[f"cert-manager-{c}"] = (
-            re.escape("v" + VERSIONS["CERT_MANAGER_VERSION"]),
-            {**static, "Entrypoint": [f"/ko-app/{c}-binary"]},
-        )
-    return table
-
-
-EXPECTED = _expected()
-
-
-def _buildable():
-    names = ["pause", "oauth2-proxy", "postgres", "mlflow"]
-    if (CACHE / f"coredns-v{VERSIONS['COREDNS_VERSION']}/bin/coredns").is_file():
-        names.append("coredns")
-    cm = CACHE / f"cert-manager-v{VERSIONS['CERT_MANAGER_VERSION']}/bin"
-    names += [f"cert-manager-{c}" for c in CERT_MANAGER if (cm / c).is_file()]
-    return names
-
-
-def build(*names, env=None):
-    return subprocess.run(
-        ["bash", str(BUILD), *names], capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
-    )
-
-
-@pytest.fixture(scope="session")
-def images():
-    names = _buildable()
-    done = build(*names)
-    assert done.returncode == 0, f"build.sh failed:\n{done.stderr[-4000:]}"
-    lines = done.stdout.strip().splitlines()
-    assert len(lines) == len(names), done.stdout
-    built = {}
-    for name, line in zip(names, lines, strict=True):
-        ref, tar = line.split(" ")
-        built[name] = {"ref": ref, "tar": Path(tar)}
-    return built
-
-
-@pytest.fixture(scope="session")
-def rootfs(images, tmp_path_factory):
-    """name -> (unpacked root filesystem, image config), unpacked once per session."""
-    unpacked = {}
-
-    def get(name):
-        if name not in unpacked:
-            dest = tmp_path_factory.mktemp(name)
-            config = runc_bundle.unpack(images[name]["tar"], dest)
-            unpacked[name] = (dest / "rootfs", config)
-        return unpacked[name]
-
-    return get
 
 
 def _archive(tar):
@@ -293,3 +197,20 @@ def test_missing_input_binary_is_named_and_other_images_still_build(tmp_path):
 def test_unknown_image_is_refused():
     done = build("nginx")
     assert done.returncode != 0 and "ERROR: image nginx: unknown image" in done.stderr
+
+
+def test_postgres_image_layout(rootfs):
+    root, config = rootfs("postgres")
+    major = VERSIONS["POSTGRES_MAJOR"]
+    assert "postgres:x:999:999:" in (root / "etc/passwd").read_text()
+    assert "postgres:x:999:" in (root / "etc/group").read_text()
+    run = (root / "run/postgresql").stat()
+    assert (run.st_uid, run.st_gid, run.st_mode & 0o7777) == (999, 999, 0o3777)
+    path = dict(e.split("=", 1) for e in config["config"]["Env"])["PATH"].split(":")
+    assert path[0] == f"/usr/lib/postgresql/{major}/bin"
+    for tool in ("postgres", "initdb", "pg_ctl", "pg_isready", "psql"):
+        assert (root / f"usr/lib/postgresql/{major}/bin/{tool}").is_file(), tool
+    assert (root / "usr/local/bin/docker-entrypoint.sh").stat().st_mode & 0o111
+    # No cluster of the package's own: PGDATA is the entrypoint's to initialise.
+    assert not (root / f"etc/postgresql/{major}").exists()
+    assert not (root / f"var/lib/postgresql/{major}").exists()

@@ -59,8 +59,10 @@ clean_rootfs() {
   local r=$1
   step "clean the root filesystem"
   # Empty files the runtime mounts over (a read-only root may need the mount points).
-  : >"$r/etc/resolv.conf"; : >"$r/etc/hostname"
-  chmod 0644 "$r/etc/resolv.conf" "$r/etc/hostname"
+  # Removed first: written through, a symlink there would point at the build host's file.
+  rm -f "$r/etc/resolv.conf" "$r/etc/hostname"
+  install -m 0644 /dev/null "$r/etc/resolv.conf"
+  install -m 0644 /dev/null "$r/etc/hostname"
   find "$r/var/log" -mindepth 1 -delete
   rm -rf "$r/var/cache/ldconfig/aux-cache" "$r"/var/lib/dpkg/*-old "$r"/var/cache/debconf/*-old "$r/root/.cache"
 }

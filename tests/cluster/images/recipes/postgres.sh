@@ -39,11 +39,14 @@ build_postgres() {
   grep -q '^postgres:x:999:999:' "$r/etc/passwd" || { echo "postgres is not uid/gid 999 after the install" >&2; return 1; }
   # initdb copies this sample: the real server listens on every address (the temporary one
   # during initialisation overrides it with listen_addresses='').
-  local sample
-  sample=$(readlink -f "$r/usr/share/postgresql/$POSTGRES_MAJOR/postgresql.conf.sample")
+  local sample=$r/usr/share/postgresql/$POSTGRES_MAJOR/postgresql.conf.sample
+  # Paths are edited from outside the root filesystem, where its absolute symlinks point at the
+  # build host: only plain files and directories are touched.
+  [ -f "$sample" ] && [ ! -L "$sample" ] || { echo "$sample is not a plain file" >&2; return 1; }
   sed -ri "s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/" "$sample"
   grep -q "^listen_addresses = '\*'" "$sample" || { echo "listen_addresses not set in $sample" >&2; return 1; }
-  install -d -m 3777 -o 999 -g 999 "$r/var/run/postgresql"
+  # /var/run is a symlink to /run (absolute): use the real path, never one through it.
+  install -d -m 3777 -o 999 -g 999 "$r/run/postgresql"
   install -d -m 0755 -o 999 -g 999 "$r/var/lib/postgresql" "$r/docker-entrypoint-initdb.d"
   install -d -m 1777 -o 999 -g 999 "$r/var/lib/postgresql/data"
   install -m 0755 "$images_dir/postgres/docker-entrypoint.sh" "$r/usr/local/bin/docker-entrypoint.sh"
