@@ -3,6 +3,8 @@ namespace, cgroup root and host ports), and the helpers the harness tests share.
 
 cluster      -> Cluster: env, tools (env with KUBECONFIG and the binaries on PATH), kubeconfig,
                 state, netns, cgroup_root; kubectl(*args), json(*args), apply(text)
+images       -> the images built once per session (images/build.sh): name -> {"ref", "tar"}
+rootfs       -> name -> (unpacked root filesystem, image config), for running an image under runc
 host_effects -> what the host looked like before the cluster started (kernel settings, paths
                 that the node components would write outside the state directory)
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import runc_bundle
+from images_lib import build, buildable
 
 HERE = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s"))
@@ -165,3 +169,33 @@ def cluster(tmp_path_factory, host_effects):
     started.start()
     yield started
     script("stop.sh", started.env)
+
+
+@pytest.fixture(scope="session")
+def images():
+    """The images built once per session (images/build.sh): name -> {"ref", "tar"}."""
+    names = buildable()
+    done = build(*names)
+    assert done.returncode == 0, f"build.sh failed:\n{done.stderr[-4000:]}"
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == len(names), done.stdout
+    built = {}
+    for name, line in zip(names, lines, strict=True):
+        ref, tar = line.split(" ")
+        built[name] = {"ref": ref, "tar": Path(tar)}
+    return built
+
+
+@pytest.fixture(scope="session")
+def rootfs(images, tmp_path_factory):
+    """name -> (unpacked root filesystem, image config), unpacked once per session."""
+    unpacked = {}
+
+    def get(name):
+        if name not in unpacked:
+            dest = tmp_path_factory.mktemp(name)
+            config = runc_bundle.unpack(images[name]["tar"], dest)
+            unpacked[name] = (dest / "rootfs", config)
+        return unpacked[name]
+
+    return get
