@@ -20,26 +20,27 @@ images_dir=$(cd "$(dirname "$0")" && pwd)
 . "$images_dir/../lib.sh"
 # shellcheck source=recipes/common.sh
 . "$images_dir/recipes/common.sh"
-for recipe in pause static mlflow postgres; do
+for recipe in pause static mlflow postgres toolbox; do
   # shellcheck source=/dev/null
   . "$images_dir/recipes/$recipe.sh"
 done
 
 ALL_IMAGES=(pause oauth2-proxy coredns cert-manager-controller cert-manager-webhook cert-manager-cainjector
-  cert-manager-acmesolver cert-manager-startupapicheck postgres mlflow)
+  cert-manager-acmesolver cert-manager-startupapicheck postgres mlflow toolbox)
 images_cache=$CACHE_ROOT/images
 
 # spec <name>: sets kind, version (cache directory and default tag), inputs (files whose content
 # the hash covers) and pins (KEY=VALUE lines the hash covers). Fails if an input is missing.
 spec() {
   local name=$1
-  inputs=("$images_dir/build.sh" "$images_dir/pack.py" "$images_dir/recipes/common.sh")
+  inputs=("$images_dir/pack.py" "$images_dir/recipes/common.sh")
   pins=("IMAGES_DEBIAN_SUITE=$IMAGES_DEBIAN_SUITE" "DEBIAN_MIRROR=$DEBIAN_MIRROR")
   case $name in
-    pause) kind=pause; spec_pause ;;
-    oauth2-proxy | coredns | cert-manager-*) kind=static; spec_static "$name" ;;
-    mlflow) kind=mlflow; spec_mlflow ;;
-    postgres) kind=postgres; spec_postgres ;;
+    pause) kind=pause; spec_pause || return 1 ;;
+    oauth2-proxy | coredns | cert-manager-*) kind=static; spec_static "$name" || return 1 ;;
+    mlflow) kind=mlflow; spec_mlflow || return 1 ;;
+    postgres) kind=postgres; spec_postgres || return 1 ;;
+    toolbox) kind=toolbox; spec_toolbox || return 1 ;;
     *) echo "ERROR: image $name: unknown image; known: ${ALL_IMAGES[*]}" >&2; return 1 ;;
   esac
   inputs+=("$images_dir/recipes/$kind.sh")
@@ -84,9 +85,16 @@ build_one() {
     rm -rf "$dir.work"
     touch "$dir/.done"
     log "image $name: built in $((SECONDS - start)) s ($(du -h "$dir/image.tar" | cut -f1))"
-    # Older builds of this image are dead weight (an MLflow image is over 1 GB).
-    find "$images_cache" -maxdepth 1 -name "$name-*" ! -name "$name-$version-$hash" -exec rm -rf {} +
   fi
+  # A use marks the build as live. Other builds of this image unused for a day are dead weight
+  # (an MLflow image is near 1 GB); younger ones may belong to another checkout sharing the cache.
+  touch "$dir/.done"
+  local other
+  for other in "$images_cache/$name-"*/; do
+    other=${other%/}
+    [ "$other" != "$dir" ] && [ -f "$other/.done" ] && [ -z "$(find "$other/.done" -mmin -1440)" ] && rm -rf "$other"
+  done
+
   exec {lock}>&-
   printf '%s %s\n' "$(cat "$dir/ref")" "$dir/image.tar"
 }
