@@ -190,6 +190,10 @@ def test_missing_input_binary_is_named_and_other_images_still_build(tmp_path):
     webhook_bin = tmp_path / f"cache/cert-manager-v{VERSIONS['CERT_MANAGER_VERSION']}/bin/webhook"
     assert f"ERROR: image cert-manager-webhook: input binary {webhook_bin} is missing" in done.stderr
     assert "ERROR: images not built: coredns cert-manager-webhook" in done.stderr
+    # Refused before anything is built or cached for them.
+    assert "image coredns: building" not in done.stderr and "image cert-manager-webhook: building" not in done.stderr
+    cached = sorted(p.name for p in (tmp_path / "cache/images").iterdir() if not p.name.startswith("."))
+    assert [c for c in cached if not c.startswith("pause-")] == [], cached
     # The image whose inputs exist is built and printed all the same.
     assert re.fullmatch(r"localhost/mlflow-k8s/pause:\S+ \S+/image\.tar\n", done.stdout), done.stdout
 
