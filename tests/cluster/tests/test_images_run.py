@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not runc_bundle.runc_available(), reason="needs 
 
 
 def container(rootfs, name, tmp_path, **kwargs):
-    root, config = rootfs(name)
+    root, config = rootfs(name, "run")
     return runc_bundle.Container(root, config, tmp_path, **kwargs)
 
 
