@@ -268,7 +268,7 @@ def test_mlflow_upgrades_the_database_and_serves_basic_auth(pod, rootfs, tmp_pat
         anonymous = server.exec("python3", "-c", call)
         assert anonymous.stdout.strip() == "401", anonymous.stdout + anonymous.stderr
         admin = server.exec("python3", "-c", call, f"admin:{admin_password}")
-        status, _, body = admin.stdout.strip().partition(" ")
+        status, body = [*admin.stdout.strip().split(" ", 1), ""][:2]
         assert status == "200", admin.stdout + admin.stderr
         assert json.loads(body)["user"]["is_admin"] is True
     users = db.exec("psql", "--username=postgres", "--dbname=mlflow_auth", "-tAc", "select username from users")
