@@ -15,6 +15,8 @@
 # The recipes assign what build.sh reads (version) and read what it sets (image_dir, work).
 # shellcheck disable=SC2154,SC2034,SC1091
 set -euo pipefail
+# Command substitutions fail the script too (a missing input must not hash as empty).
+shopt -s inherit_errexit
 images_dir=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
 . "$images_dir/../lib.sh"
@@ -35,6 +37,7 @@ spec() {
   local name=$1
   inputs=("$images_dir/pack.py" "$images_dir/recipes/common.sh")
   pins=("IMAGES_DEBIAN_SUITE=$IMAGES_DEBIAN_SUITE" "DEBIAN_MIRROR=$DEBIAN_MIRROR")
+  # `|| return 1` each time: build_one calls spec in a condition, where errexit does not apply.
   case $name in
     pause) kind=pause; spec_pause || return 1 ;;
     oauth2-proxy | coredns | cert-manager-*) kind=static; spec_static "$name" || return 1 ;;
@@ -99,12 +102,18 @@ build_one() {
   printf '%s %s\n' "$(cat "$dir/ref")" "$dir/image.tar"
 }
 
-[ "$(id -u)" = 0 ] || die "images: root is needed (mmdebstrap in root mode, owners kept in the layers)"
-[ $# -gt 0 ] || set -- "${ALL_IMAGES[@]}"
-failed=()
-for name in "$@"; do
-  # A job, not `build_one || ...`: errexit stays in force inside it only outside a condition.
-  build_one "$name" &
-  wait $! || failed+=("$name")
-done
-[ ${#failed[@]} -eq 0 ] || die "images not built: ${failed[*]}"
+main() {
+  [ "$(id -u)" = 0 ] || die "images: root is needed (mmdebstrap in root mode, owners kept in the layers)"
+  [ $# -gt 0 ] || set -- "${ALL_IMAGES[@]}"
+  local failed=() name
+  for name in "$@"; do
+    # A job, not `build_one || ...`: errexit stays in force inside it only outside a condition.
+    build_one "$name" &
+    wait $! || failed+=("$name")
+  done
+  [ ${#failed[@]} -eq 0 ] || die "images not built: ${failed[*]}"
+}
+
+# Parsed whole before it runs, so editing this file during a long build cannot derail it.
+main "$@"
+exit

@@ -188,14 +188,16 @@ def images():
 
 @pytest.fixture(scope="session")
 def rootfs(images, tmp_path_factory):
-    """name -> (unpacked root filesystem, image config), unpacked once per session."""
+    """(name, use="inspect") -> (unpacked root filesystem, image config), unpacked once per
+    session and use: runc creates missing mount points (/proc, /dev) in a root filesystem it
+    runs, so running ("run") and inspecting ("inspect") get copies of their own."""
     unpacked = {}
 
-    def get(name):
-        if name not in unpacked:
-            dest = tmp_path_factory.mktemp(name)
+    def get(name, use="inspect"):
+        if (name, use) not in unpacked:
+            dest = tmp_path_factory.mktemp(f"{name}-{use}")
             config = runc_bundle.unpack(images[name]["tar"], dest)
-            unpacked[name] = (dest / "rootfs", config)
-        return unpacked[name]
+            unpacked[name, use] = (dest / "rootfs", config)
+        return unpacked[name, use]
 
     return get

@@ -30,7 +30,7 @@ def read_archive(tar_path):
 def unpack(tar_path, dest):
     """Unpacks the image's layer into dest/rootfs (owners, modes, xattrs kept); returns the config."""
     dest = Path(dest)
-    _, config, layer = read_archive(tar_path)
+    config, layer = read_archive(tar_path)[1:]
     rootfs = dest / "rootfs"
     rootfs.mkdir(parents=True)
     layer_tar = dest / "layer.tar"
@@ -78,7 +78,7 @@ class Container:
         merged.update(dict(e.split("=", 1) for e in env))
         process["env"] = [f"{k}={v}" for k, v in merged.items()]
         process["cwd"] = cfg.get("WorkingDir") or "/"
-        uid, _, gid = (user or cfg.get("User") or "0:0").partition(":")
+        uid, gid = [*(user or cfg.get("User") or "0:0").split(":"), ""][:2]
         process["user"] = {"uid": int(uid), "gid": int(gid or uid)}
         names = [f"CAP_{c}" for c in caps]
         process["capabilities"] = {k: list(names) for k in ("bounding", "permitted", "effective", "inheritable")}
@@ -106,8 +106,8 @@ class Container:
         (self.bundle / "config.json").write_text(json.dumps(spec, indent=1))
         self.pid = None
 
-    def _runc(self, *args, **kwargs):
-        return subprocess.run(["runc", "--root", str(self.state_root), *args], **kwargs)
+    def _runc(self, *args, check=False, **kwargs):
+        return subprocess.run(["runc", "--root", str(self.state_root), *args], check=check, **kwargs)
 
     def run(self, timeout=300):
         """Runs to completion in the foreground; returns (exit code, output)."""
@@ -144,7 +144,7 @@ class Container:
         return self
 
     def state(self):
-        out = self._runc("state", self.id, capture_output=True, text=True, check=False)
+        out = self._runc("state", self.id, capture_output=True, text=True)
         return json.loads(out.stdout) if out.returncode == 0 else {"status": "gone"}
 
     def running(self):
@@ -152,7 +152,7 @@ class Container:
 
     def exec(self, *cmd, user=None, env=(), timeout=60):
         args = ["exec", *(["--user", user] if user else []), *[a for e in env for a in ("--env", e)], self.id, *cmd]
-        return self._runc(*args, capture_output=True, text=True, timeout=timeout, check=False)
+        return self._runc(*args, capture_output=True, text=True, timeout=timeout)
 
     def nsenter(self, *cmd, timeout=60):
         """Runs a host command inside the container's network namespace only."""

@@ -70,21 +70,21 @@ def layer_members(archive):
 
 
 def test_same_tree_gives_same_bytes_whatever_the_timestamps(tree, tmp_path):
-    first, _ = pack(tree, tmp_path / "a.tar")
+    first = pack(tree, tmp_path / "a.tar")[0]
     os.utime(tree / "etc" / "passwd", (1_700_000_000, 1_700_000_000))
     os.utime(tree / "srv", (12345, 12345))
-    second, _ = pack(tree, tmp_path / "b.tar")
+    second = pack(tree, tmp_path / "b.tar")[0]
     assert first == second
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
     # A change of content is a change of image.
     (tree / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
-    third, _ = pack(tree, tmp_path / "c.tar")
+    third = pack(tree, tmp_path / "c.tar")[0]
     assert third != first
 
 
 def test_layer_keeps_owners_modes_links_and_capabilities(tree, tmp_path):
-    _, stderr = pack(tree, tmp_path / "img.tar")
-    _, _, _, members = layer_members(tmp_path / "img.tar")
+    stderr = pack(tree, tmp_path / "img.tar")[1]
+    members = layer_members(tmp_path / "img.tar")[3]
     by_name = {m.name: m for m in members}
     names = [m.name for m in members]
     assert names == sorted(names, key=lambda n: n.split("/")), "entries are not in sorted depth-first order"
@@ -108,7 +108,7 @@ def test_layer_keeps_owners_modes_links_and_capabilities(tree, tmp_path):
 
 
 def test_archive_names_config_and_layer_by_their_digests(tree, tmp_path):
-    image_id, _ = pack(
+    image_id = pack(
         tree,
         tmp_path / "img.tar",
         "--entrypoint",
@@ -129,8 +129,8 @@ def test_archive_names_config_and_layer_by_their_digests(tree, tmp_path):
         "org.opencontainers.image.version=1.0",
         "--stop-signal",
         "SIGINT",
-    )
-    manifest, config_bytes, layer_bytes, _ = layer_members(tmp_path / "img.tar")
+    )[0]
+    manifest, config_bytes, layer_bytes = layer_members(tmp_path / "img.tar")[:3]
     assert manifest[0]["RepoTags"] == ["localhost/mlflow-k8s/test:1.0"]
     assert image_id == "sha256:" + hashlib.sha256(config_bytes).hexdigest()
     assert manifest[0]["Config"] == image_id.removeprefix("sha256:") + ".json"

@@ -45,7 +45,7 @@ class _Tee:
 
 def test_build_prints_local_refs_for_every_image(images):
     for name, image in images.items():
-        pattern, _ = EXPECTED[name]
+        pattern = EXPECTED[name][0]
         assert re.fullmatch(rf"localhost/mlflow-k8s/{re.escape(name)}:{pattern}", image["ref"]), image["ref"]
         assert image["tar"].name == "image.tar" and image["tar"].is_file()
         directory = image["tar"].parent
@@ -64,7 +64,7 @@ def test_archive_structure_and_config(images, name):
     config = json.loads(config_bytes)
     assert config["rootfs"]["diff_ids"] == [f"sha256:{layer_sha}"]
     assert config["os"] == "linux" and config["architecture"] == "amd64"
-    _, fields = EXPECTED[name]
+    fields = EXPECTED[name][1]
     for key, value in fields.items():
         assert config["config"].get(key) == value, key
     labels = config["config"]["Labels"]
@@ -85,7 +85,7 @@ def test_archive_structure_and_config(images, name):
 def test_static_images_are_distroless_like(images, rootfs, name):
     if name not in images:
         pytest.skip(f"{name}: its input binary is not built on this machine")
-    root, _ = rootfs(name)
+    root = rootfs(name)[0]
     assert "nonroot:x:65532:65532:" in (root / "etc/passwd").read_text()
     assert "nonroot:x:65532:" in (root / "etc/group").read_text()
     assert "hosts: files dns" in (root / "etc/nsswitch.conf").read_text()
@@ -112,13 +112,13 @@ def test_static_images_are_distroless_like(images, rootfs, name):
 def test_coredns_binary_keeps_its_bind_capability(images, rootfs):
     if "coredns" not in images:
         pytest.skip("coredns is not built on this machine")
-    root, _ = rootfs("coredns")
+    root = rootfs("coredns")[0]
     caps = subprocess.run(["getcap", str(root / "coredns")], capture_output=True, text=True, check=True).stdout
     assert "cap_net_bind_service=ep" in caps
 
 
 def test_mlflow_image_has_no_build_leftovers(images, rootfs):
-    root, _ = rootfs("mlflow")
+    root = rootfs("mlflow")[0]
     assert (root / "opt/mlflow/bin/mlflow").is_file()
     assert not (root / "root/.cache").exists(), "pip cache in the image"
     assert not list((root / "usr/bin").glob("gcc*")) and not (root / "usr/bin/cc").exists()
@@ -190,6 +190,10 @@ def test_missing_input_binary_is_named_and_other_images_still_build(tmp_path):
     webhook_bin = tmp_path / f"cache/cert-manager-v{VERSIONS['CERT_MANAGER_VERSION']}/bin/webhook"
     assert f"ERROR: image cert-manager-webhook: input binary {webhook_bin} is missing" in done.stderr
     assert "ERROR: images not built: coredns cert-manager-webhook" in done.stderr
+    # Refused before anything is built or cached for them.
+    assert "image coredns: building" not in done.stderr and "image cert-manager-webhook: building" not in done.stderr
+    cached = sorted(p.name for p in (tmp_path / "cache/images").iterdir() if not p.name.startswith("."))
+    assert [c for c in cached if not c.startswith("pause-")] == [], cached
     # The image whose inputs exist is built and printed all the same.
     assert re.fullmatch(r"localhost/mlflow-k8s/pause:\S+ \S+/image\.tar\n", done.stdout), done.stdout
 

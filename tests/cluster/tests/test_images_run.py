@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not runc_bundle.runc_available(), reason="needs 
 
 
 def container(rootfs, name, tmp_path, **kwargs):
-    root, config = rootfs(name)
+    root, config = rootfs(name, "run")
     return runc_bundle.Container(root, config, tmp_path, **kwargs)
 
 
@@ -268,8 +268,19 @@ def test_mlflow_upgrades_the_database_and_serves_basic_auth(pod, rootfs, tmp_pat
         anonymous = server.exec("python3", "-c", call)
         assert anonymous.stdout.strip() == "401", anonymous.stdout + anonymous.stderr
         admin = server.exec("python3", "-c", call, f"admin:{admin_password}")
-        status, _, body = admin.stdout.strip().partition(" ")
+        status, body = [*admin.stdout.strip().split(" ", 1), ""][:2]
         assert status == "200", admin.stdout + admin.stderr
         assert json.loads(body)["user"]["is_admin"] is True
     users = db.exec("psql", "--username=postgres", "--dbname=mlflow_auth", "-tAc", "select username from users")
     assert users.stdout.split() == ["admin"], "the auth database is not the one in basic_auth.ini"
+
+
+def test_mlflow_image_has_the_stores_the_role_uses(rootfs, tmp_path):
+    code = (
+        "import google.cloud.storage, mlflow, mlflow.server.auth, psycopg2, shutil; "
+        "print(mlflow.__version__, shutil.which('mlflow'))"
+    )
+    with container(rootfs, "mlflow", tmp_path, args=["python3", "-c", code], env=["HOME=/tmp"]) as probe:
+        status, output = probe.run(timeout=120)
+    assert status == 0, output
+    assert output.strip().splitlines()[-1] == f"{VERSIONS['MLFLOW_VERSION']} /opt/mlflow/bin/mlflow"

@@ -42,7 +42,7 @@ build_postgres() {
   local sample=$r/usr/share/postgresql/$POSTGRES_MAJOR/postgresql.conf.sample
   # Paths are edited from outside the root filesystem, where its absolute symlinks point at the
   # build host: only plain files and directories are touched.
-  [ -f "$sample" ] && [ ! -L "$sample" ] || { echo "$sample is not a plain file" >&2; return 1; }
+  if [ ! -f "$sample" ] || [ -L "$sample" ]; then echo "$sample is not a plain file" >&2; return 1; fi
   sed -ri "s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/" "$sample"
   grep -q "^listen_addresses = '\*'" "$sample" || { echo "listen_addresses not set in $sample" >&2; return 1; }
   # /var/run is a symlink to /run (absolute): use the real path, never one through it.
