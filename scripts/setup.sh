@@ -11,6 +11,13 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 command -v pg_dump >/dev/null || need+=(postgresql-client)
+# The local cluster's node (runc, iptables, ipset, conntrack for kube-proxy and kube-router) and
+# the images it runs (mmdebstrap for root filesystems, setcap, gcc with a static libc for pause).
+for tool in runc:runc iptables:iptables ipset:ipset conntrack:conntrack ip:iproute2 mmdebstrap:mmdebstrap \
+            setcap:libcap2-bin gcc:gcc; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+done
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[setup] installing ${need[*]}" >&2
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2

@@ -70,6 +70,8 @@ if [ ! -f "$kwok_dir/stages.yaml" ]; then
   mv "$kwok_dir/stages.yaml.tmp" "$kwok_dir/stages.yaml"
 fi
 
+bash "$here/charts.sh"
+
 mkdir -p "$BIN_DIR"
 for b in "$k8s_dir"/bin/* "$kubelet_dir"/bin/* "$etcd_dir/bin/etcd" "$containerd_dir"/bin/* "$coredns_dir/bin/coredns" \
          "$kube_router_dir/bin/kube-router" "$helm_dir/bin/helm" "$kwok_dir/bin/kwok"; do

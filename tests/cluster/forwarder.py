@@ -15,7 +15,6 @@ Usage: forwarder.py --netns /run/netns/NAME --config-dir DIR --dns 10.96.0.10
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import ipaddress
 import os
 import random
@@ -24,35 +23,11 @@ import struct
 import sys
 import time
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+from netns import Namespace
 
 
 def log(message):
     print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), message, flush=True)
-
-
-class Namespace:
-    """Creates sockets inside the cluster's network namespace from a process outside it."""
-
-    def __init__(self, path):
-        self.cluster = os.open(path, os.O_RDONLY)
-        self.host = os.open("/proc/self/ns/net", os.O_RDONLY)
-
-    def _enter(self, fd):
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, "setns: " + os.strerror(err))
-
-    def socket(self, kind):
-        # setns changes the calling thread only; the socket keeps the namespace it was made in.
-        self._enter(self.cluster)
-        try:
-            sock = socket.socket(socket.AF_INET, kind)
-        finally:
-            self._enter(self.host)
-        sock.setblocking(False)
-        return sock
 
 
 def _dns_query(name):
@@ -94,6 +69,7 @@ async def resolve(ns, dns_server, host):
         return str(ipaddress.ip_address(host))
     loop = asyncio.get_running_loop()
     sock = ns.socket(socket.SOCK_DGRAM)
+    sock.setblocking(False)
     try:
         await loop.sock_connect(sock, (dns_server, 53))
         query_id, packet = _dns_query(host)
@@ -139,6 +115,7 @@ class Forward:
         try:
             address = await resolve(self.ns, self.dns_server, host)
             sock = self.ns.socket(socket.SOCK_STREAM)
+            sock.setblocking(False)
             await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (address, int(port))), 10)
             upstream_reader, upstream_writer = await asyncio.open_connection(sock=sock)
         except (OSError, asyncio.TimeoutError) as exc:
@@ -171,7 +148,7 @@ async def main():
     parser.add_argument("--dns", required=True)
     args = parser.parse_args()
     ns = Namespace(args.netns)
-    active = {}
+    active, refused = {}, set()
     while True:
         wanted = read_config(args.config_dir)
         for port in [p for p, fwd in active.items() if wanted.get(p) != fwd.target]:
@@ -183,8 +160,11 @@ async def main():
             try:
                 await forward.open()
             except OSError as exc:
-                log(f"cannot listen on 127.0.0.1:{port} for {target}: {exc}")
+                if (port, target) not in refused:  # retried every second, reported once
+                    log(f"cannot listen on 127.0.0.1:{port} for {target}: {exc}")
+                    refused.add((port, target))
                 continue
+            refused.discard((port, target))
             active[port] = forward
         await asyncio.sleep(1)
 

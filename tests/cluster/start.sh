@@ -204,12 +204,10 @@ image_ref() { # the local name of an image built by images/build.sh
     "$STATE_DIR/images.txt"
 }
 
-import_images() { # every image built here, or those named in MLFLOW_K8S_IMAGES (e.g. "pause toolbox coredns")
-  local ref tar marker name
+import_images() { # every image images/build.sh built: all, or those named in MLFLOW_K8S_IMAGES
+  local ref tar marker
   mkdir -p "$NODE_DIR/imported"
   while read -r ref tar; do
-    name=${ref#localhost/mlflow-k8s/}; name=${name%%:*}
-    if [ -n "${MLFLOW_K8S_IMAGES:-}" ] && [[ " $MLFLOW_K8S_IMAGES " != *" $name "* ]]; then continue; fi
     marker=$NODE_DIR/imported/$(basename "$(dirname "$tar")")
     [ -f "$marker" ] && continue
     in_node "$containerd_dir/bin/ctr" --address /run/containerd/containerd.sock -n k8s.io images import \
@@ -252,7 +250,9 @@ PV
 
 make_pki
 write_kubeconfigs
-"$here/images/build.sh" >"$STATE_DIR/images.txt.tmp" && mv "$STATE_DIR/images.txt.tmp" "$STATE_DIR/images.txt"
+# shellcheck disable=SC2086 # a list of names
+bash "$here/images/build.sh" ${MLFLOW_K8S_IMAGES:-} >"$STATE_DIR/images.txt.tmp"
+mv "$STATE_DIR/images.txt.tmp" "$STATE_DIR/images.txt"
 make_netns
 start_forwarder
 start_control_plane

@@ -1,5 +1,7 @@
 """A stand-in for github.com's OAuth endpoints and the REST calls oauth2-proxy's GitHub
-provider makes (providers/github.go, v7.15.x), served on 127.0.0.1 for the end-to-end test.
+provider makes (providers/github.go, v7.15.x), for the sign-on tests. It listens on 127.0.0.1,
+or on a socket the caller made (inside the local cluster's network namespace, where the
+oauth2-proxy pods reach it); ``url`` is where a browser reaches it.
 
 Who is "signed in to GitHub" in the browser is the ``gh_session`` cookie on this host; the
 authorize endpoint then issues a single-use code bound to the client id and redirect URI,
@@ -36,7 +38,7 @@ class _Grant:
 class FakeGitHub:
     """Threaded HTTP server; ``url`` is its base, ``calls`` records (method, path) pairs."""
 
-    def __init__(self, client_id, client_secret, accounts):
+    def __init__(self, client_id, client_secret, accounts, listen_socket=None, url=None):
         self.client_id = client_id
         self.client_secret = client_secret
         self.accounts = {a.login: a for a in accounts}
@@ -46,8 +48,13 @@ class FakeGitHub:
         self.token_exchanges = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        if listen_socket is None:
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        else:
+            self.httpd = http.server.ThreadingHTTPServer(listen_socket.getsockname(), handler, bind_and_activate=False)
+            self.httpd.socket.close()
+            self.httpd.socket = listen_socket
+        self.url = url or "http://127.0.0.1:%d" % self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self):

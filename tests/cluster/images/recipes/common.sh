@@ -4,9 +4,7 @@
 # (a scratch directory removed afterwards).
 # shellcheck disable=SC2154
 
-# Not in versions.env yet (the lead owns it): the Debian release every image is built from.
-# trixie is current stable and the suite PostgreSQL 17 comes from.
-: "${IMAGES_DEBIAN_SUITE:=trixie}"
+# IMAGES_DEBIAN_SUITE (versions.env): the Debian release every image is built from.
 : "${DEBIAN_MIRROR:=http://deb.debian.org/debian}"
 : "${DEBIAN_SECURITY_MIRROR:=http://deb.debian.org/debian-security}"
 : "${PYTHON:=python3}"
