@@ -43,7 +43,6 @@ PY
 fi
 bash tests/cluster/build.sh
 if [ "${1:-}" = --tests ]; then
-  bash tests/e2e/build-oauth2-proxy.sh >/dev/null
   for pid in "${warmers[@]}"; do
     wait "$pid" || { tail -n 30 "$log" >&2; echo "ERROR: building the MLflow virtualenvs failed; see $log" >&2; exit 1; }
   done

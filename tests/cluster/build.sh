@@ -3,7 +3,8 @@
 # shellcheck disable=SC2154
 # Builds the local cluster from Go modules and caches it outside the repository: the control
 # plane, the real node (containerd, CNI plugins, kubelet, kube-proxy, CoreDNS, kube-router),
-# cert-manager, Helm and KWOK. Then the images the cluster runs (images/build.sh).
+# oauth2-proxy, Helm and KWOK, and fetches the upstream charts (charts.sh). The images the
+# cluster runs are built from these by images/build.sh.
 # Idempotent: a component whose cache directory is complete is not rebuilt.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -19,7 +20,7 @@ exec 9>"$CACHE_ROOT/.build.lock"; flock 9
 
 build() { # build <component> <cache dir> <wrapper module> <ldflags> <build tags> <package>...
   local name=$1 dir=$2 mod=$here/gomod/$3 ldflags=$4 tags=$5; shift 5
-  if [ -f "$dir/.done" ]; then log "$name: cached in $dir"; return; fi
+  if [ -f "$dir/.done" ] && [ -n "$(ls -A "$dir/bin" 2>/dev/null)" ]; then log "$name: cached in $dir"; return; fi
   mkdir -p "$dir/bin"; local logf=$dir/build.log start=$SECONDS
   log "$name: building (log: $logf)"
   if ! (cd "$mod" && go mod download >"$logf" 2>&1); then
@@ -56,6 +57,13 @@ build coredns "$coredns_dir" coredns "" "" mlflow-k8s.local/cluster/coredns
 build kube-router "$kube_router_dir" kube-router \
   "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v$KUBE_ROUTER_VERSION" "" \
   github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+# Our own main packages over cert-manager's library module (the proxy does not serve the nested
+# binary modules); stamped as upstream's release build stamps them.
+build cert-manager "$cert_manager_dir" cert-manager \
+  "-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=v$CERT_MANAGER_VERSION" "" \
+  ./controller ./webhook ./cainjector ./acmesolver ./startupapicheck
+build oauth2-proxy "$oauth2_proxy_dir" oauth2-proxy \
+  "-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=v$OAUTH2_PROXY_VERSION" "" github.com/oauth2-proxy/oauth2-proxy/v7
 build helm "$helm_dir" helm "-X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" "" helm.sh/helm/v4/cmd/helm
 build kwok "$kwok_dir" kwok "" "" sigs.k8s.io/kwok/cmd/kwok
 

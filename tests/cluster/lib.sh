@@ -37,6 +37,8 @@ export containerd_dir=$CACHE_ROOT/containerd-v$CONTAINERD_VERSION
 export cni_dir=$CACHE_ROOT/cni-plugins-v$CNI_PLUGINS_VERSION
 export coredns_dir=$CACHE_ROOT/coredns-v$COREDNS_VERSION
 export kube_router_dir=$CACHE_ROOT/kube-router-v$KUBE_ROUTER_VERSION
+export cert_manager_dir=$CACHE_ROOT/cert-manager-v$CERT_MANAGER_VERSION
+export oauth2_proxy_dir=$CACHE_ROOT/oauth2-proxy-v$OAUTH2_PROXY_VERSION
 # Where start.sh and the tests find every binary under its usual name.
 export BIN_DIR=$CACHE_ROOT/bin
 

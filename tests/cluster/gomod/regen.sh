@@ -41,3 +41,8 @@ fresh kube-router
   go get golang.org/x/net@latest golang.org/x/sys@latest golang.org/x/text@latest golang.org/x/oauth2@latest \
     golang.org/x/crypto@latest golang.org/x/term@latest google.golang.org/grpc@latest google.golang.org/protobuf@latest \
     github.com/docker/docker@latest && go mod tidy)
+
+# cert-manager: our own main packages (kept) over the library module; the library's tests import
+# a Venafi package that gomod/cert-manager/vcert-unavailable does not provide, hence -e.
+(cd "$here/cert-manager" && go get "github.com/cert-manager/cert-manager@v$CERT_MANAGER_VERSION" && go mod tidy -e)
+fresh oauth2-proxy; (cd "$here/oauth2-proxy" && go get -tool "github.com/oauth2-proxy/oauth2-proxy/v7@v$OAUTH2_PROXY_VERSION")

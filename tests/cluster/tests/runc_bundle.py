@@ -8,7 +8,6 @@ machines lacks CAP_SYS_RESOURCE (research-real-node.md, snag 1).
 """
 
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -198,7 +197,3 @@ class Container:
 
     def __exit__(self, *exc):
         self.delete()
-
-
-def runc_available():
-    return shutil.which("runc") is not None and os.geteuid() == 0

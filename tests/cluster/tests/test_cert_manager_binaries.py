@@ -1,9 +1,9 @@
-"""The cert-manager binaries built by tests/cluster/build-cert-manager.sh work against a real API server.
+"""The cert-manager binaries built by tests/cluster/build.sh work against a real API server.
 
 The controller, cainjector and webhook run as host processes with the arguments the upstream chart
 passes (plus --kubeconfig and loopback addresses, since they are not in a pod) against the API
-server $KUBECONFIG names. Nothing is skipped: without $KUBECONFIG or the built binaries the tests
-fail. Objects live in a namespace of their own and cluster-scoped ones carry its name, so the tests
+server of the suite's cluster (conftest.py). Nothing is skipped: without the built binaries the
+tests fail. Objects live in a namespace of their own and cluster-scoped ones carry its name, so the tests
 can share a cluster; their webhook configurations match only that namespace.
 """
 
@@ -101,23 +101,15 @@ def wait_until(what, check, process, timeout=60):
 
 
 @pytest.fixture(scope="module")
-def kubeconfig():
-    path = os.environ.get("KUBECONFIG", "")
-    if not Path(path or "/nonexistent").is_file():
-        pytest.fail(
-            f"KUBECONFIG must name the kubeconfig of a running API server, got {path!r} "
-            "(tests/cluster/start.sh prints one)"
-        )
-    return path
+def kubeconfig(cluster):
+    return cluster.kubeconfig
 
 
 @pytest.fixture(scope="module")
 def built():
     missing = [b for b in BINARIES if not os.access(BUILD / "bin" / b, os.X_OK)]
     if missing or not (BUILD / ".done").is_file():
-        pytest.fail(
-            f"cert-manager not built in {BUILD} (missing: {missing}): run bash tests/cluster/build-cert-manager.sh"
-        )
+        pytest.fail(f"cert-manager not built in {BUILD} (missing: {missing}): run bash tests/cluster/build.sh")
     return BUILD
 
 

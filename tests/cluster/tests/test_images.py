@@ -12,10 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-import runc_bundle
 from images_lib import CERT_MANAGER, EXPECTED, PACK, VERSIONS, build
-
-pytestmark = pytest.mark.skipif(not runc_bundle.runc_available(), reason="needs root and runc (apt-get install runc)")
 
 
 def _archive(tar):
@@ -55,8 +52,6 @@ def test_build_prints_local_refs_for_every_image(images):
 
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_archive_structure_and_config(images, name):
-    if name not in images:
-        pytest.skip(f"{name}: its input binary is not built on this machine")
     image = images[name]
     manifest, config_bytes, layer_sha, members = _archive(image["tar"])
     assert len(manifest) == 1 and manifest[0]["RepoTags"] == [image["ref"]]
@@ -83,8 +78,6 @@ def test_archive_structure_and_config(images, name):
 
 @pytest.mark.parametrize("name", ["oauth2-proxy", "coredns", *[f"cert-manager-{c}" for c in CERT_MANAGER]])
 def test_static_images_are_distroless_like(images, rootfs, name):
-    if name not in images:
-        pytest.skip(f"{name}: its input binary is not built on this machine")
     root = rootfs(name)[0]
     assert "nonroot:x:65532:65532:" in (root / "etc/passwd").read_text()
     assert "nonroot:x:65532:" in (root / "etc/group").read_text()
@@ -110,8 +103,6 @@ def test_static_images_are_distroless_like(images, rootfs, name):
 
 
 def test_coredns_binary_keeps_its_bind_capability(images, rootfs):
-    if "coredns" not in images:
-        pytest.skip("coredns is not built on this machine")
     root = rootfs("coredns")[0]
     caps = subprocess.run(["getcap", str(root / "coredns")], capture_output=True, text=True, check=True).stdout
     assert "cap_net_bind_service=ep" in caps
@@ -143,8 +134,6 @@ def test_second_run_rebuilds_nothing(images):
 def test_unpacking_and_packing_again_gives_the_same_image(images, rootfs, name, tmp_path):
     """Determinism end to end: the unpacked layer, packed again with the image's own config,
     is the same image (same ID, same archive bytes)."""
-    if name not in images:
-        pytest.skip(f"{name} is not built on this machine")
     root, config = rootfs(name)
     cfg = config["config"]
     args = ["--rootfs", str(root), "--ref", images[name]["ref"], "--out", str(tmp_path / "again.tar")]

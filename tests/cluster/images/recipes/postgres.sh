@@ -1,5 +1,5 @@
 # A locally built equivalent of the official postgres:$POSTGRES_MAJOR image (not that image):
-# Debian's postgresql-$POSTGRES_MAJOR from $POSTGRES_DEBIAN_SUITE, user postgres 999:999 created
+# Debian's postgresql-$POSTGRES_MAJOR from $IMAGES_DEBIAN_SUITE, user postgres 999:999 created
 # before the packages, and postgres/docker-entrypoint.sh. Tagged with the major.minor of the
 # Debian package (e.g. 17.7), known once the build resolved it. Sourced by build.sh.
 # shellcheck shell=bash
@@ -10,17 +10,17 @@
 spec_postgres() {
   command -v mmdebstrap >/dev/null || { echo "ERROR: image postgres: mmdebstrap is missing (apt-get install mmdebstrap)" >&2; return 1; }
   version=$POSTGRES_MAJOR
-  pins+=("POSTGRES_MAJOR=$POSTGRES_MAJOR" "POSTGRES_DEBIAN_SUITE=$POSTGRES_DEBIAN_SUITE")
+  pins+=("POSTGRES_MAJOR=$POSTGRES_MAJOR")
   inputs+=("$images_dir/postgres/docker-entrypoint.sh")
 }
 
 build_postgres() {
   local bin=/usr/lib/postgresql/$POSTGRES_MAJOR/bin
-  step "mmdebstrap $POSTGRES_DEBIAN_SUITE minbase with postgresql-$POSTGRES_MAJOR"
+  step "mmdebstrap $IMAGES_DEBIAN_SUITE minbase with postgresql-$POSTGRES_MAJOR"
   # As the official image: uid/gid 999 exist before the packages, so postgresql-common's
   # postinst adopts them instead of picking free system ids; no default cluster is created
   # (the entrypoint initialises PGDATA), so none is left in the image.
-  IMAGES_DEBIAN_SUITE=$POSTGRES_DEBIAN_SUITE mmdebstrap_rootfs "$work/rootfs" \
+  mmdebstrap_rootfs "$work/rootfs" \
     --include="postgresql-$POSTGRES_MAJOR" \
     --essential-hook='set -e
       echo "postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/bash" >>"$1/etc/passwd"
@@ -59,5 +59,5 @@ build_postgres() {
     --env "PATH=$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     --env "PGDATA=/var/lib/postgresql/data" --env LANG=C.UTF-8 --env "PG_MAJOR=$POSTGRES_MAJOR" \
     --label "io.mlflow-k8s.debian-package=postgresql-$POSTGRES_MAJOR $full" \
-    --label "io.mlflow-k8s.debian-suite=$POSTGRES_DEBIAN_SUITE"
+    --label "io.mlflow-k8s.debian-suite=$IMAGES_DEBIAN_SUITE"
 }

@@ -13,15 +13,13 @@ spec_static() {
   static_user=65532:65532
   case $name in
     oauth2-proxy)
-      version=$(awk '$1 == "github.com/oauth2-proxy/oauth2-proxy/v7" {print $2}' "$here/../e2e/gomod/oauth2-proxy/go.mod")
-      [ -n "$version" ] || { echo "ERROR: image $name: no oauth2-proxy requirement in tests/e2e/gomod/oauth2-proxy/go.mod" >&2; return 1; }
-      static_binary=$(bash "$here/../e2e/build-oauth2-proxy.sh") \
-        || { echo "ERROR: image $name: tests/e2e/build-oauth2-proxy.sh failed (its log is named above)" >&2; return 1; }
-      built_by="tests/e2e/build-oauth2-proxy.sh"
+      version=v$OAUTH2_PROXY_VERSION
+      static_binary=$oauth2_proxy_dir/bin/oauth2-proxy
+      built_by="the cluster build (oauth2-proxy-v$OAUTH2_PROXY_VERSION)"
       # Upstream: distroless static:nonroot, /bin/oauth2-proxy, an empty JWT key file for
       # deployments that point OAUTH2_PROXY_JWT_KEY_FILE at it.
       static_path=/bin/oauth2-proxy static_jwt_key=1 static_expose=(4180/tcp)
-      pins+=("oauth2-proxy=$version")
+      pins+=("OAUTH2_PROXY_VERSION=$OAUTH2_PROXY_VERSION")
       ;;
     coredns)
       version=$COREDNS_VERSION
