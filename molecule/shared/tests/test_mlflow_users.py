@@ -1,7 +1,7 @@
-"""After site.yml, the MLflow that the cluster describes (run on loopback by site.yml's local
-runtime, since KWOK starts no container) holds exactly the users, admins and grants of
-inventories/local/group_vars/all/mlflow_users.yml, and the SSO users' password is the bridge
-password oauth2-proxy sends: read from the cluster, never typed by a person."""
+"""After site.yml, the MLflow pod (reached through its Service, as mlflow_users reaches it) holds
+exactly the users, admins and grants of inventories/local/group_vars/all/mlflow_users.yml, and the
+SSO users' password is the bridge password oauth2-proxy sends: read from the cluster, never typed
+by a person."""
 
 import base64
 import http.client
@@ -34,13 +34,6 @@ def _get(url, user, password):
         return response.status, (json.loads(body) if response.status == 200 else None)
     finally:
         conn.close()
-
-
-@pytest.fixture(scope="module")
-def mlflow(kube, cluster_state):
-    state = json.loads((cluster_state / "local-runtime" / NS / "state.json").read_text())
-    admin = _secret(kube, "mlflow-admin")
-    return {"url": state["tracking_uri"], "admin": (admin["username"], admin["password"])}
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import local_image
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((REPO / "roles/oauth2_proxy/defaults/main.yml").read_text())
@@ -38,8 +39,9 @@ def _version(image):
 
 
 def test_deployment_runs_a_fixed_oauth2_proxy_release(deployment, container):
-    assert container["image"] == LOCAL["oauth2_proxy_image"]
-    assert container["image"].startswith("quay.io/oauth2-proxy/oauth2-proxy:v")
+    assert DEFAULTS["oauth2_proxy_image"].startswith("quay.io/oauth2-proxy/oauth2-proxy:v")
+    assert _version(DEFAULTS["oauth2_proxy_image"]) >= (7, 15, 3)
+    assert container["image"] == local_image("oauth2-proxy")
     # 7.15.2 fixed two authentication bypasses; 7.15.3 is the floor the design sets.
     assert _version(container["image"]) >= (7, 15, 3)
     assert deployment["status"].get("readyReplicas") == LOCAL["oauth2_proxy_replicas"]

@@ -6,13 +6,12 @@ Fixtures from conftest.py: ``kube(*args)`` returns the parsed JSON of ``kubectl 
 import base64
 import configparser
 import hashlib
-import http.client
-import json
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import local_image
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((REPO / "roles/postgres_mlflow/defaults/main.yml").read_text())
@@ -54,12 +53,13 @@ def _flag(args, name):
     return args[args.index(name) + 1]
 
 
-def test_postgres_statefulset_runs_the_official_image_as_non_root(kube):
+def test_postgres_statefulset_runs_the_local_equivalent_of_the_official_image_as_non_root(kube):
     sts = kube("-n", NS, "get", "statefulset", "mlflow-postgres")
     assert sts["status"].get("readyReplicas") == 1
     spec = sts["spec"]["template"]["spec"]
     (container,) = spec["containers"]
-    assert container["image"] == "docker.io/library/postgres:17"
+    assert DEFAULTS["postgres_mlflow_postgres_image"] == "docker.io/library/postgres:17"
+    assert container["image"] == local_image("postgres")
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["runAsUser"] == 999 and spec["securityContext"]["fsGroup"] == 999
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -92,7 +92,8 @@ def test_postgres_init_script_creates_both_databases_without_literal_passwords(k
 
 def test_mlflow_deployment_runs_basic_auth_with_the_pinned_image(deployment, pod_spec, server):
     assert deployment["status"].get("readyReplicas") == LOCAL["postgres_mlflow_replicas"]
-    assert server["image"] == LOCAL["postgres_mlflow_image"] == "ghcr.io/mlflow/mlflow:v3.18.0-full"
+    assert DEFAULTS["postgres_mlflow_image"] == "ghcr.io/mlflow/mlflow:v3.18.0-full"
+    assert server["image"] == local_image("mlflow")
     args = server["args"]
     assert server["command"] == ["mlflow"] and args[:3] == ["server", "--app-name", "basic-auth"]
     assert "--serve-artifacts" in args
@@ -114,7 +115,7 @@ def test_mlflow_deployment_runs_basic_auth_with_the_pinned_image(deployment, pod
 
 def test_migrations_run_in_an_init_container(pod_spec):
     (init,) = pod_spec["initContainers"]
-    assert init["image"] == LOCAL["postgres_mlflow_image"]
+    assert init["image"] == local_image("mlflow")
     assert init["command"] == ["mlflow"] and init["args"] == ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
     assert _env(init)["MLFLOW_BACKEND_STORE_URI"] == {
         "secretKeyRef": {"name": "mlflow-config", "key": "backend-store-uri"}
@@ -228,43 +229,3 @@ def test_api_host_ingress_has_tls_from_the_cluster_issuer(kube):
     assert rule["host"] == LOCAL["postgres_mlflow_api_host"]
     backend = rule["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "mlflow", "port": {"name": "http"}}
-
-
-@pytest.fixture(scope="module")
-def loopback_mlflow(cluster_state):
-    """The PostgreSQL and MLflow the cluster describes, run on loopback by tests/e2e/local_runtime.py
-    (KWOK starts no containers). Left running if site.yml started it, else stopped afterwards."""
-    import sys
-
-    sys.path.insert(0, str(REPO / "tests" / "e2e"))
-    import local_runtime
-
-    # The same runtime (state directory) site.yml's local play uses.
-    runtime = local_runtime.Runtime(NS, str(cluster_state / "kubeconfig"), str(cluster_state / "local-runtime" / NS))
-    was_running = runtime.status()[1]
-    result = runtime.start()
-    yield result
-    if not was_running:
-        runtime.stop()
-
-
-def _login(url, user, password):
-    split = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
-    token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-    try:
-        conn.request("GET", "/api/2.0/mlflow/users/current", headers={"Authorization": "Basic " + token})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
-def test_the_described_mlflow_really_starts_with_the_generated_admin(kube, loopback_mlflow):
-    # Runs the init script, the migration and the server exactly as the Deployment says: a broken
-    # ini, URI, init script or admin bootstrap fails here, not only on a real cluster.
-    admin = _secret(kube, "mlflow-admin")
-    status, body = _login(loopback_mlflow["tracking_uri"], admin["username"], admin["password"])
-    assert status == 200, body
-    assert json.loads(body)["user"] == {"id": 1, "username": "admin", "is_admin": True}
-    assert _login(loopback_mlflow["tracking_uri"], admin["username"], admin["password"] + "x")[0] == 401
