@@ -438,11 +438,12 @@ class MlflowAuthClient:
         _status, payload = self.call("POST", "/api/2.0/mlflow/experiments/create", body={"name": name})
         return payload["experiment_id"]
 
-    def search_experiments(self):
-        """Every active experiment as {experiment_id, name} (paged)."""
+    def search_experiments(self, view_type="ACTIVE_ONLY"):
+        """Every experiment of ``view_type`` (ACTIVE_ONLY, DELETED_ONLY, ALL) as
+        {experiment_id, name, lifecycle_stage, ...} (paged)."""
         result, token = [], None
         while True:
-            body = {"max_results": 1000, "view_type": "ACTIVE_ONLY"}
+            body = {"max_results": 1000, "view_type": view_type}
             if token:
                 body["page_token"] = token
             _status, payload = self.call("POST", "/api/2.0/mlflow/experiments/search", body=body)
