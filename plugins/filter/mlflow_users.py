@@ -183,7 +183,9 @@ class _Checker:
                 named.append((entry_label(variable, index), name))
             if variable == API and "password" in user:
                 password = user["password"]
-                if not isinstance(password, str):
+                if password is None:
+                    self.add("%s: password is empty; leave the key out to keep the user's password" % label)
+                elif not isinstance(password, str):
                     self.add("%s: password must be a string (quote it), got %s" % (label, _kind(password)))
                 elif password_problem(password):
                     self.add("%s: password %s" % (label, password_problem(password)))

@@ -73,6 +73,10 @@ def test_valid_input_has_no_problem():
             "mlflow_users_api_users[0] (svc): password must be a string (quote it), got a number",
         ),
         (
+            {"api_users": [{"username": "svc", "password": None}]},
+            "mlflow_users_api_users[0] (svc): password is empty; leave the key out to keep the user's password",
+        ),
+        (
             {"api_users": [{"username": "svc", "is_admin": True}]},
             "mlflow_users_api_users[0] (svc): unknown key 'is_admin'; API users take username, password, "
             "permissions, roles (admins are listed in mlflow_users_admins)",
