@@ -58,9 +58,23 @@ options:
     type: str
     default: auto
     choices: [auto, legacy, rbac]
+  option_names:
+    description:
+      - >-
+        How error messages name options, for callers whose users never see the module's options,
+        for example V({tracking_uri: mlflow_users_tracking_uri, auth_password: mlflow_users_admin_password})
+        in a role, or the Kubernetes Secret a password was read from.
+      - Keys are option names of the module; options not listed are named as themselves. When
+        O(auth_username) and O(auth_password) have the same name, a rejected login names it once,
+        as the place both came from.
+      - Changes only messages, never what the module does.
+    type: dict
+    default: {}
 notes:
   - Talks to MLflow's REST API directly; the C(mlflow) Python package is not needed on the controller
     or in an execution environment.
+  - The module connects and logs in first (one C(GET /version)), so a wrong O(tracking_uri), TLS
+    setting or password fails before anything else is checked, read or written.
   - Every authenticated MLflow request costs the server one password hash (about 250 ms unless the
     server's C(auth_cache_ttl_seconds) is set), so the modules read state in as few requests as the
     server version allows.

@@ -65,9 +65,26 @@ RBAC_RESOURCE_TYPES = {
 ROLE_RESOURCE_TYPES = dict(RBAC_RESOURCE_TYPES, workspace=(3, 13, 0))
 
 
+class OptionNames:
+    """How messages name module options: the option itself, or what the caller says the value came
+    from (``option_names``, for example a role variable or the Kubernetes Secret)."""
+
+    def __init__(self, names=None):
+        self.names = dict((k, to_text(v)) for k, v in (names or {}).items() if v not in (None, ""))
+
+    def __call__(self, option):
+        return self.names.get(option, option)
+
+    def credentials(self):
+        """The user name and password options, as one phrase."""
+        user, password = self("auth_username"), self("auth_password")
+        return ("credentials in %s" % user) if user == password else "%s/%s" % (user, password)
+
+
 def connection_argument_spec():
     """Module options shared by every mlflow_* module (see the doc fragment)."""
     return dict(
+        option_names=dict(type="dict", default={}),
         tracking_uri=dict(type="str", required=True, fallback=(env_fallback, ["MLFLOW_TRACKING_URI"])),
         auth_username=dict(type="str", required=True, fallback=(env_fallback, ["MLFLOW_TRACKING_USERNAME"])),
         auth_password=dict(
@@ -132,8 +149,10 @@ class MlflowAuthClient:
         timeout=30.0,
         workspace=None,
         api_flavor="auto",
+        option_names=None,
     ):
         self.base_url = tracking_uri.rstrip("/")
+        self.names = OptionNames(option_names)
         self.username = username
         self.password = password
         self.workspace = workspace
@@ -158,6 +177,7 @@ class MlflowAuthClient:
             timeout=params["timeout"],
             workspace=params["workspace"],
             api_flavor=params["api_flavor"],
+            option_names=params.get("option_names"),
         )
 
     # ------------------------------------------------------------------ transport
@@ -208,18 +228,19 @@ class MlflowAuthClient:
                 raw = b""
         except SSLValidationError as exc:
             raise MlflowAuthError(
-                "TLS verification of %s failed: %s. Set ca_path to the CA bundle that signed "
-                "the server certificate (validate_certs=false only for tests)." % (self.base_url, to_native(exc))
+                "TLS verification of %s failed: %s. Set %s to the CA bundle that signed "
+                "the server certificate (%s=false only for tests)."
+                % (self.base_url, to_native(exc), self.names("ca_path"), self.names("validate_certs"))
             ) from exc
         except ssl.SSLError as exc:
             raise MlflowAuthError(
-                "TLS failure talking to %s: %s. Check ca_path/validate_certs and that the "
-                "URI scheme matches the server." % (self.base_url, to_native(exc))
+                "TLS failure talking to %s: %s. Check %s/%s and that the URI scheme matches the server."
+                % (self.base_url, to_native(exc), self.names("ca_path"), self.names("validate_certs"))
             ) from exc
         except (socket.timeout, TimeoutError) as exc:
             raise MlflowAuthError(
-                "MLflow at %s did not answer within %s s (%s); raise timeout or check the "
-                "server." % (self.base_url, self.timeout, to_native(exc))
+                "MLflow at %s did not answer within %s s (%s); raise %s or check the "
+                "server." % (self.base_url, self.timeout, to_native(exc), self.names("timeout"))
             ) from exc
         except (http_client.HTTPException, ConnectionError) as exc:
             raise MlflowAuthError(
@@ -231,17 +252,17 @@ class MlflowAuthClient:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, ssl.SSLError) or "CERTIFICATE" in to_native(reason).upper():
                 raise MlflowAuthError(
-                    "TLS failure talking to %s: %s. Set ca_path to the CA bundle that "
-                    "signed the server certificate." % (self.base_url, to_native(reason))
+                    "TLS failure talking to %s: %s. Set %s to the CA bundle that "
+                    "signed the server certificate." % (self.base_url, to_native(reason), self.names("ca_path"))
                 ) from exc
             if isinstance(reason, (socket.timeout, TimeoutError)):
                 raise MlflowAuthError(
-                    "MLflow at %s did not answer within %s s; raise timeout or check the "
-                    "server." % (self.base_url, self.timeout)
+                    "MLflow at %s did not answer within %s s; raise %s or check the "
+                    "server." % (self.base_url, self.timeout, self.names("timeout"))
                 ) from exc
             raise MlflowAuthError(
-                "Cannot connect to MLflow at %s: %s. Check tracking_uri and that the server "
-                "is running." % (self.base_url, to_native(reason))
+                "Cannot connect to MLflow at %s: %s. Check %s and that the server "
+                "is running." % (self.base_url, to_native(reason), self.names("tracking_uri"))
             ) from exc
         text = to_text(raw or b"", errors="surrogate_or_replace")
         try:
@@ -264,22 +285,25 @@ class MlflowAuthClient:
             )
         if status == 401:
             return MlflowAuthError(
-                "MLflow rejected the login of user '%s' (HTTP 401): wrong auth_username/auth_password, or an "
-                "admin still on the disabled default password." % user,
+                "MLflow rejected the login of user '%s' (HTTP 401): wrong %s, or an "
+                "admin still on the disabled default password." % (user, self.names.credentials()),
                 status,
                 "UNAUTHENTICATED",
             )
         if status == 403:
             return MlflowAuthError(
                 "User '%s' is not allowed to call %s (HTTP 403): it must be an MLflow admin (or workspace "
-                "manager)." % (user, path),
+                "manager); check %s." % (user, path, self.names("auth_username")),
                 status,
                 "PERMISSION_DENIED",
             )
         if status == 404 and (code == "ENDPOINT_NOT_FOUND" or not isinstance(payload, dict)):
             need = " needs MLflow >= %s;" % format_version(min_version) if min_version else ""
             if removed_in:
-                need = " it was removed in MLflow %s (use api_flavor auto or rbac);" % format_version(removed_in)
+                need = " it was removed in MLflow %s (use %s auto or rbac);" % (
+                    format_version(removed_in),
+                    self.names("api_flavor"),
+                )
             return MlflowAuthError(
                 "Endpoint %s does not exist on this server:%s the server runs MLflow %s."
                 % (path, need, format_version(self._version) if self._version else "of unknown version"),
@@ -289,6 +313,12 @@ class MlflowAuthClient:
         return MlflowAuthError("MLflow %s (HTTP %s) on %s: %s" % (code or "error", status, path, message), status, code)
 
     # ------------------------------------------------------------------ version
+
+    def connect(self):
+        """Reach the server and log in, before anything else: ``/version`` needs a login, so a
+        wrong URL, TLS setting or password fails here, with the options it concerns, rather than
+        inside the first check or read that happens to need the server."""
+        return self.version
 
     @property
     def version(self):
@@ -408,11 +438,12 @@ class MlflowAuthClient:
         _status, payload = self.call("POST", "/api/2.0/mlflow/experiments/create", body={"name": name})
         return payload["experiment_id"]
 
-    def search_experiments(self):
-        """Every active experiment as {experiment_id, name} (paged)."""
+    def search_experiments(self, view_type="ACTIVE_ONLY"):
+        """Every experiment of ``view_type`` (ACTIVE_ONLY, DELETED_ONLY, ALL) as
+        {experiment_id, name, lifecycle_stage, ...} (paged)."""
         result, token = [], None
         while True:
-            body = {"max_results": 1000, "view_type": "ACTIVE_ONLY"}
+            body = {"max_results": 1000, "view_type": view_type}
             if token:
                 body["page_token"] = token
             _status, payload = self.call("POST", "/api/2.0/mlflow/experiments/search", body=body)

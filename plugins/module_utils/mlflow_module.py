@@ -29,6 +29,7 @@ def run(module, body):
     """Call ``body(module, client) -> result dict`` and turn MLflow/plan errors into fail_json."""
     client = MlflowAuthClient.from_module(module)
     try:
+        client.connect()
         result = body(module, client)
     except (MlflowAuthError, PlanError) as exc:
         extra = {}

@@ -19,7 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import (
+    RBAC_MIN_VERSION,
     MlflowAuthError,
+    OptionNames,
+    format_version,
     password_problem,
 )
 
@@ -43,21 +46,56 @@ def _canonical_id(resource_type, resource_id):
     return resource_id
 
 
+# Grant id of an experiment that the apply step creates; never a real id (those are numbers).
+NEW_EXPERIMENT = "(new experiment %s)"
+# Resource types MLflow (3.17+) grants only as a whole ("*"), never per id.
+WILDCARD_ONLY_TYPES = ("workspace", "run", "trace", "assessment", "logged_model", "review_queue")
+# The only levels MLflow accepts on a workspace-wide grant.
+WORKSPACE_LEVELS = ("USE", "MANAGE")
+
+
 class PlanError(Exception):
     """Invalid desired state, found before any write."""
 
 
+def entry_label(who, index, name=None, label=None):
+    """How messages name one list entry: ``users[3] (bob)``, or the caller's own label for it."""
+    base = label or "%s[%d]" % (who, index)
+    return "%s (%s)" % (base, name) if name not in (None, "") else base
+
+
+def permission_label(user, index):
+    prefix = user.get("_label")
+    return "%s.permissions[%d]" % (prefix, index) if prefix else "permissions[%d]" % index
+
+
+def describe_resource(key, experiment_names=None):
+    """``experiment 'fraud' (id 3)``, ``experiment 'new-one'`` (still to create), ``registered_model 'm'``."""
+    rtype, rid = key
+    if rtype != "experiment":
+        return "%s '%s'" % (rtype, rid)
+    name = (experiment_names or {}).get(rid)
+    if rid.startswith("(new experiment "):
+        return "experiment '%s'" % rid[len("(new experiment ") : -1]
+    if name is not None:
+        return "experiment '%s' (id %s)" % (name, rid)
+    return "experiment '*'" if rid == "*" else "experiment id %s" % rid
+
+
 def validate_users(client, users, who="users"):
-    """Check a desired user list against the server's capabilities; raise PlanError naming the entry."""
-    seen = set()
+    """Check a desired user list against the server's capabilities; raise PlanError naming the entry.
+
+    Sets ``_label`` on each user: how later messages name the entry."""
+    seen = {}
     for index, user in enumerate(users):
         name = user.get("username")
-        label = "%s[%d] (%s)" % (who, index, name)
+        label = entry_label(who, index, name, user.get("label"))
+        user["_label"] = label
         if not name or not to_text(name).strip():
             raise PlanError("%s: username must not be empty" % label)
         if name in seen:
-            raise PlanError("%s: duplicate username '%s'" % (label, name))
-        seen.add(name)
+            raise PlanError("%s: the same user as %s" % (label, seen[name]))
+        seen[name] = user.get("label") or "%s[%d]" % (who, index)
         if user.get("password") is not None:
             problem = password_problem(user["password"])
             if problem:
@@ -80,6 +118,18 @@ def validate_permission(client, perm, label):
         raise PlanError("%s: experiment_name only applies to resource_type experiment" % label)
     if client.flavor == "legacy" and perm.get("resource_id") == "*":
         raise PlanError("%s: the pattern '*' needs MLflow >= 3.13 (role/grant API)" % label)
+    if client.flavor == "rbac" and perm["resource_type"] in WILDCARD_ONLY_TYPES and perm.get("resource_id") != "*":
+        # MLflow refuses these only when the grant is written; refuse them before anything is.
+        raise PlanError("%s: resource type '%s' takes only resource_id '*'" % (label, perm["resource_type"]))
+
+
+def require_roles(client, label, what):
+    """Refuse ``what`` (roles, role membership) below MLflow 3.13."""
+    if client.version < RBAC_MIN_VERSION:
+        raise PlanError(
+            "%s: %s needs MLflow >= %s; the server runs %s."
+            % (label, what, format_version(RBAC_MIN_VERSION), format_version(client.version))
+        )
 
 
 class Reconciler:
@@ -167,34 +217,99 @@ class Reconciler:
 
     # ------------------------------------------------------------------ resources
 
-    def experiment_ids(self, names, create):
-        """{name: id} for experiment names; missing ones are created when ``create`` (not in check mode)."""
-        names = sorted(set(names))
-        if not names:
-            return {}, []
+    def _find_experiments(self, names):
+        """{name: (id, lifecycle_stage)} of the named experiments that exist, deleted ones included."""
         if len(names) > 1:
-            if self._experiments is None:
-                self._experiments = dict(
-                    (e["name"], to_text(e["experiment_id"])) for e in self.client.search_experiments()
-                )
-            known = dict((n, self._experiments[n]) for n in names if n in self._experiments)
-        else:
-            known = {}
-            for name in names:
-                exp = self.client.get_experiment_by_name(name)
-                if exp and exp.get("lifecycle_stage", "active") == "active":
-                    known[name] = to_text(exp["experiment_id"])
-        created = []
+            return dict((n, self.all_experiments()[n]) for n in names if n in self.all_experiments())
+        found = {}
         for name in names:
-            if name in known:
-                continue
-            if not create:
-                raise PlanError("experiment '%s' does not exist (set create_experiments to create it)" % name)
-            created.append(name)
-            known[name] = (
-                ("(new experiment %s)" % name) if self.check_mode else to_text(self.client.create_experiment(name))
+            exp = self.client.get_experiment_by_name(name)
+            if exp:
+                found[name] = (to_text(exp["experiment_id"]), exp.get("lifecycle_stage", "active"))
+        return found
+
+    def all_experiments(self):
+        """{name: (id, lifecycle_stage)} of every experiment, read once (paged search)."""
+        if self._experiments is None:
+            self._experiments = dict(
+                (e["name"], (to_text(e["experiment_id"]), e.get("lifecycle_stage", "active")))
+                for e in self.client.search_experiments(view_type="ALL")
             )
-        return known, created
+        return self._experiments
+
+    def plan_experiments(self, users, create, names=None):
+        """Read-only: ``({name: id}, [names to create])`` for the experiments the users' permissions
+        name; an experiment still to create gets the id ``NEW_EXPERIMENT % name``.
+
+        Refuses, naming the first permission entry concerned, an experiment that is missing while
+        ``create`` is false, and one that is deleted (MLflow cannot create its name again)."""
+        names = names or OptionNames()
+        wanted = []
+        for user in users:
+            for index, perm in enumerate(user.get("permissions") or []):
+                if perm.get("experiment_name"):
+                    wanted.append((permission_label(user, index), perm["experiment_name"]))
+        if not wanted:
+            return {}, []
+        found = self._find_experiments(sorted(set(n for _label, n in wanted)))
+        ids, new = {}, []
+        for label, name in wanted:
+            if name in ids:
+                continue
+            hit = found.get(name)
+            if hit and hit[1] != "active":
+                raise PlanError(
+                    "%s: experiment '%s' is deleted; restore it, or delete it permanently (mlflow gc), "
+                    "before naming it here" % (label, name)
+                )
+            if hit:
+                ids[name] = hit[0]
+            elif not create:
+                raise PlanError(
+                    "%s: experiment '%s' does not exist (set %s to create it)"
+                    % (label, name, names("create_experiments"))
+                )
+            else:
+                ids[name] = NEW_EXPERIMENT % name
+                new.append(name)
+        return ids, sorted(new)
+
+    def create_experiments(self, names):
+        """The write half of ``plan_experiments``: create them, return {name: id}."""
+        created = {}
+        for name in names:
+            try:
+                created[name] = to_text(self.client.create_experiment(name))
+            except MlflowAuthError as exc:
+                # Another run created it since the plan was made: use it.
+                exp = self.client.get_experiment_by_name(name) if exc.error_code == "RESOURCE_ALREADY_EXISTS" else None
+                if not exp or exp.get("lifecycle_stage", "active") != "active":
+                    raise
+                created[name] = to_text(exp["experiment_id"])
+        return created
+
+    @staticmethod
+    def bind_experiments(plans, created):
+        """Put the ids of the experiments just created into the grants of the plans."""
+        ids = dict((NEW_EXPERIMENT % name, eid) for name, eid in created.items())
+        for plan in plans:
+            plan["grant"] = [
+                ((rtype, ids.get(rid, rid) if rtype == "experiment" else rid), level)
+                for (rtype, rid), level in plan["grant"]
+            ]
+
+    def experiment_names(self, plans, have, known):
+        """{id: name} for every experiment id in the plans and current states (for diffs)."""
+        names = dict((eid, name) for name, eid in known.items())
+        ids = set()
+        for plan in plans:
+            state = have.get(plan["username"]) or {"grants": {}}
+            for rtype, rid in list(state["grants"]) + [key for key, _level in plan["grant"]]:
+                if rtype == "experiment" and rid not in names and rid != "*" and not rid.startswith("(new "):
+                    ids.add(rid)
+        if ids:
+            names.update((eid, name) for name, (eid, _stage) in self.all_experiments().items())
+        return names
 
     def role_ids(self):
         if self._roles is None:
@@ -204,28 +319,32 @@ class Reconciler:
             )
         return self._roles
 
-    def resolve_permissions(self, users, create_experiments):
-        """Turn permission specs into {(type, id): level} per user; returns created experiment names."""
-        names = []
+    @staticmethod
+    def resolve_permissions(users, experiment_ids):
+        """Turn permission specs into ``{(type, id): level}`` per user (``user["_wanted"]``), with the
+        ids of ``plan_experiments``. Pure: refuses a resource listed twice with different levels."""
+        names = dict((eid, name) for name, eid in experiment_ids.items())
         for user in users:
-            for perm in user.get("permissions") or []:
-                if perm.get("experiment_name"):
-                    names.append(perm["experiment_name"])
-        ids, created = self.experiment_ids(names, create_experiments)
-        for user in users:
-            wanted = {}
-            for perm in user.get("permissions") or []:
+            wanted, where = {}, {}
+            for index, perm in enumerate(user.get("permissions") or []):
                 rtype = perm["resource_type"]
-                rid = ids[perm["experiment_name"]] if perm.get("experiment_name") else perm["resource_id"]
+                name = perm.get("experiment_name")
+                rid = experiment_ids[name] if name else perm["resource_id"]
                 key = (rtype, _canonical_id(rtype, rid))
                 if key in wanted and wanted[key] != perm["permission"]:
                     raise PlanError(
-                        "user '%s' lists %s twice with different permissions (%s, %s)"
-                        % (user["username"], grant_key(*key), wanted[key], perm["permission"])
+                        "%s: %s is also in permissions[%d], with permission %s (here %s)"
+                        % (
+                            permission_label(user, index),
+                            describe_resource(key, names),
+                            where[key],
+                            wanted[key],
+                            perm["permission"],
+                        )
                     )
+                where.setdefault(key, index)
                 wanted[key] = perm["permission"]
             user["_wanted"] = wanted
-        return created
 
     # ------------------------------------------------------------------ planning
 
@@ -245,7 +364,10 @@ class Reconciler:
         }
         current = have or {"is_admin": False, "grants": {}, "grant_ids": {}, "roles": {}}
         if have is None and not want.get("password"):
-            raise PlanError("user '%s' does not exist and has no password to create it with" % want["username"])
+            raise PlanError(
+                "%s: does not exist and has no password to create it with"
+                % want.get("_label", "user '%s'" % want["username"])
+            )
         # Verifying costs the server one password hash per user, so it is opt-in.
         if have is not None and want.get("password") and verify_passwords:
             plan["password"] = not self.client.password_matches(want["username"], want["password"]) or None
@@ -348,34 +470,35 @@ class Reconciler:
         return errors
 
 
-def state_view(have):
-    """Secret-free view of a user's state for diffs and return values."""
+def state_view(have, describe=grant_key):
+    """Secret-free view of a user's state for diffs and return values; ``describe`` names the
+    permission keys (``grant_key``: ``experiment:3``)."""
     if have is None:
         return None
     view = {
         "is_admin": have["is_admin"],
-        "permissions": dict((grant_key(*key), level) for key, level in sorted(have["grants"].items())),
+        "permissions": dict((describe(*key), level) for key, level in sorted(have["grants"].items())),
     }
     if have.get("roles"):
         view["roles"] = sorted(have["roles"])
     return view
 
 
-def planned_view(plan, have):
+def planned_view(plan, have, describe=grant_key):
     """The state a plan leads to, in the same shape as ``state_view``."""
     if plan["delete"]:
         return None
-    before = state_view(have) or {"is_admin": False, "permissions": {}}
+    before = state_view(have, describe) or {"is_admin": False, "permissions": {}}
     after = {
         "is_admin": before["is_admin"] if plan["is_admin"] is None else plan["is_admin"],
         "permissions": dict(before["permissions"]),
     }
     for key, _old, _grant_id in plan["revoke"]:
-        after["permissions"].pop(grant_key(*key), None)
+        after["permissions"].pop(describe(*key), None)
     for key, _old, level, _grant_id in plan["update"]:
-        after["permissions"][grant_key(*key)] = level
+        after["permissions"][describe(*key)] = level
     for key, level in plan["grant"]:
-        after["permissions"][grant_key(*key)] = level
+        after["permissions"][describe(*key)] = level
     roles = set(before.get("roles", [])) - set(plan["unassign"]) | set(plan["assign"])
     if roles:
         after["roles"] = sorted(roles)

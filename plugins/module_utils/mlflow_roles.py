@@ -7,8 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import RBAC_MIN_VERSION, MlflowAuthError
-from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_reconcile import PlanError
+from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_client import (
+    RBAC_MIN_VERSION,
+    MlflowAuthError,
+    format_version,
+)
+from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_reconcile import (
+    WILDCARD_ONLY_TYPES,
+    WORKSPACE_LEVELS,
+    PlanError,
+)
 
 ROLE_PERMISSION_SPEC = dict(
     resource_type=dict(type="str", required=True),
@@ -22,15 +30,28 @@ def _key(rtype, pattern):
 
 
 def validate_role(client, spec, label):
-    client.require(RBAC_MIN_VERSION, "%s (roles)" % label)
+    """Refuse, naming ``label`` and the permission entry, a role spec this server cannot hold."""
+    if client.version < RBAC_MIN_VERSION:
+        raise PlanError(
+            "%s: roles need MLflow >= %s; the server runs %s."
+            % (label, format_version(RBAC_MIN_VERSION), format_version(client.version))
+        )
     if not spec.get("name"):
         raise PlanError("%s: name must not be empty" % label)
     for index, perm in enumerate(spec.get("permissions") or []):
+        where = "%s.permissions[%d]" % (label, index)
         try:
             client.check_resource_type(perm["resource_type"], for_roles=True)
             client.check_permission_level(perm["permission"])
         except MlflowAuthError as exc:
-            raise PlanError("%s.permissions[%d]: %s" % (label, index, exc.message)) from exc
+            raise PlanError("%s: %s" % (where, exc.message)) from exc
+        # MLflow refuses these only when the permission is written; refuse them before anything is.
+        if perm["resource_type"] == "workspace" and perm["permission"] not in WORKSPACE_LEVELS:
+            raise PlanError(
+                "%s: workspace grants take only %s, not %s" % (where, " or ".join(WORKSPACE_LEVELS), perm["permission"])
+            )
+        if perm["resource_type"] in WILDCARD_ONLY_TYPES and (perm.get("resource_pattern") or "*") != "*":
+            raise PlanError("%s: resource type '%s' takes only resource_pattern '*'" % (where, perm["resource_type"]))
 
 
 class RoleState:
@@ -53,6 +74,11 @@ def ensure_role(client, spec, check_mode, state=None):
     state = state or RoleState(client)
     write = not check_mode
     role = state.roles.get(spec["name"])
+    if spec.get("members") is not None and spec.get("state") != "absent":
+        # Refused before the first write, not after the role was created or changed.
+        missing = sorted(set(spec["members"]) - set(state.users().values()))
+        if missing:
+            raise PlanError("role '%s': member(s) %s do not exist" % (spec["name"], ", ".join(missing)))
     members = []
     if role is not None and (spec.get("members") is not None or spec.get("state") == "absent"):
         users = state.users()
@@ -124,9 +150,6 @@ def ensure_role(client, spec, check_mode, state=None):
                         client.remove_role_permission(old["id"])
     if spec.get("members") is not None:
         wanted_members = set(spec["members"])
-        missing = sorted(wanted_members - set(state.users().values()))
-        if missing:
-            raise PlanError("role '%s': member(s) %s do not exist" % (spec["name"], ", ".join(missing)))
         add = sorted(wanted_members - set(members))
         remove = sorted(set(members) - wanted_members) if spec.get("exclusive_members") else []
         for name in add:

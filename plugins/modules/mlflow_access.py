@@ -16,7 +16,13 @@ description:
   - Reads the current state with as few requests as the server allows (MLflow 3.13+ one C(users/list)
     request for all users, grants and roles; before 3.13 C(users/list) plus one C(users/get) per listed user),
     then writes only the differences - grant = want - have, revoke = have - want.
-  - In check mode only reads are made. The diff lists the users that change, before and after, without passwords.
+  - Everything that can make it refuse the specification (validation against the server version,
+    unknown roles, missing or deleted experiments, a new user without a password, a resource listed
+    twice) is decided from reads before the first write, so a refused run changes nothing.
+  - Writes happen in this order, outside check mode only - experiments named in permissions
+    (O(create_experiments)), roles, then the users' changes.
+  - In check mode only reads are made. The diff has one entry per experiment list, role and user that
+    changes (before and after, experiments by name, never passwords).
 options:
   users:
     description: The desired users.
@@ -29,6 +35,12 @@ options:
         type: str
         required: true
         aliases: [email]
+      label:
+        description:
+          - >-
+            How messages name this entry, for example the inventory variable and index it came from
+            (V(mlflow_users_sso_users[3])); V(users[N]) when not given. The user name follows in parentheses.
+        type: str
       password:
         description:
           - Password, used to create the user and, with O(update_password=always), to correct it.
@@ -156,7 +168,10 @@ attributes:
     description: Reads the whole state and reports every change it would make; writes nothing.
   diff_mode:
     support: full
-    description: Shows, per changed user, admin flag, direct permissions and roles before and after; never passwords.
+    description:
+      - One diff per changed user (header C(mlflow user NAME)) with admin flag, direct permissions and
+        roles before and after; experiments are shown by name and id. Never passwords.
+      - Also one for the experiments to create and one per changed role.
 author:
   - mlflow_k8s.platform contributors (@mlflow-k8s)
 """
@@ -217,7 +232,7 @@ roles_changed:
   type: list
   elements: str
 created_experiments:
-  description: Experiments created for O(create_experiments).
+  description: Experiments created (in check mode, to be created) for O(create_experiments).
   returned: always
   type: list
   elements: str
@@ -247,8 +262,11 @@ from ansible_collections.mlflow_k8s.platform.plugins.module_utils.mlflow_reconci
     PERMISSION_SPEC,
     PlanError,
     Reconciler,
+    describe_resource,
+    entry_label,
     plan_summary,
     planned_view,
+    require_roles,
     state_view,
     validate_users,
 )
@@ -264,8 +282,54 @@ def _protected(name, patterns):
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
+def _without_id(view):
+    return None if view is None else dict((k, v) for k, v in view.items() if k != "id")
+
+
+def _check(module, client, rec, users, role_specs):
+    """Every refusal that does not need the users' current state. Reads only."""
+    params, names = module.params, client.names
+    validate_users(client, users)
+    if params["admins"] is not None:
+        listed = set(u["username"] for u in users)
+        for index, name in enumerate(params["admins"]):
+            if name not in listed:
+                raise PlanError("%s: '%s' is not one of the users" % (entry_label(names("admins"), index), name))
+    for index, spec in enumerate(role_specs):
+        validate_role(client, spec, entry_label(names("roles"), index, spec["name"]))
+    for user in users:
+        if user.get("roles") is not None:
+            require_roles(client, "%s.roles" % user["_label"], "role membership")
+    if params["prune_users"]:
+        client.require((3, 10, 0), "%s (listing users)" % names("prune_users"))
+    if any(u.get("roles") for u in users):
+        known_roles = set(rec.role_ids()) | set(s["name"] for s in role_specs)
+        for user in users:
+            for index, role in enumerate(user.get("roles") or []):
+                if role not in known_roles:
+                    raise PlanError(
+                        "%s.roles[%d]: role '%s' does not exist in workspace '%s' and is not in %s"
+                        % (user["_label"], index, role, client.rbac_workspace(), names("roles"))
+                    )
+
+
+def _prune_plan(name):
+    return {
+        "username": name,
+        "create": False,
+        "password": None,
+        "is_admin": None,
+        "grant": [],
+        "update": [],
+        "revoke": [],
+        "assign": [],
+        "unassign": [],
+        "delete": True,
+    }
+
+
 def body(module, client):
-    params = module.params
+    params, names = module.params, client.names
     users = [dict(u) for u in params["users"]]
     admins = params["admins"]
     for user in users:
@@ -274,37 +338,21 @@ def body(module, client):
             user["password"] = params["default_password"]
         if admins is not None and user.get("is_admin") is None:
             user["is_admin"] = user["username"] in admins
-    validate_users(client, users)
-    if admins is not None:
-        listed = set(u["username"] for u in users)
-        for index, name in enumerate(admins):
-            if name not in listed:
-                raise PlanError("admins[%d]: '%s' is not one of the users" % (index, name))
     role_specs = [dict(r) for r in params["roles"]]
-    for index, spec in enumerate(role_specs):
-        validate_role(client, spec, "roles[%d] (%s)" % (index, spec["name"]))
-    if any(u.get("roles") is not None for u in users):
-        client.require((3, 13, 0), "Role membership (users[].roles)")
-    if params["prune_users"]:
-        client.require((3, 10, 0), "prune_users (listing users)")
     rec = Reconciler(client, parallel=params["parallel"], check_mode=module.check_mode)
+
+    # Plan: reads only, and every refusal happens here, before the first write.
+    _check(module, client, rec, users, role_specs)
     have = rec.read_all() if params["prune_users"] else rec.read_users([u["username"] for u in users])
-    roles_changed = []
-    if any(u.get("roles") for u in users) or role_specs:
-        known_roles = set(rec.role_ids()) | set(s["name"] for s in role_specs)
-        for index, user in enumerate(users):
-            for role in user.get("roles") or []:
-                if role not in known_roles:
-                    raise PlanError(
-                        "users[%d] (%s): role '%s' does not exist in workspace '%s'"
-                        % (index, user["username"], role, client.rbac_workspace())
-                    )
+    for user in users:
+        if user["username"] not in have and not user.get("password"):
+            raise PlanError("%s: does not exist and has no password to create it with" % user["_label"])
+    managed = [u for u in users if u["permissions"] is not None]
+    experiment_ids, new_experiments = rec.plan_experiments(managed, params["create_experiments"], names)
+    rec.resolve_permissions(managed, experiment_ids)
     for user in users:
         if user["permissions"] is None:
             user["_wanted"] = None
-    created_experiments = rec.resolve_permissions(
-        [u for u in users if u["permissions"] is not None], params["create_experiments"]
-    )
 
     def plan(user):
         return rec.plan_user(
@@ -317,49 +365,46 @@ def body(module, client):
 
     planned = rec._map(plan, users)  # pylint: disable=protected-access
     plans = [(planned[index], user) for index, user in enumerate(users)]
+    for planned, user in plans:
+        if planned["username"] == client.username and planned["is_admin"] is False:
+            raise PlanError(
+                "%s: is the user this run logs in as (%s); list it in %s or leave it out, a run cannot take "
+                "away its own admin rights" % (user["_label"], names("auth_username"), names("admins"))
+            )
     if params["prune_users"]:
         listed = set(u["username"] for u in users)
         protected = [*params["protected_users"], client.username]
         for name in sorted(have):
             if name in listed or _protected(name, protected) or have[name]["is_admin"]:
                 continue
-            plans.append(
-                (
-                    {
-                        "username": name,
-                        "create": False,
-                        "password": None,
-                        "is_admin": None,
-                        "grant": [],
-                        "update": [],
-                        "revoke": [],
-                        "assign": [],
-                        "unassign": [],
-                        "delete": True,
-                    },
-                    {"username": name},
-                )
-            )
+            plans.append((_prune_plan(name), {"username": name}))
     changing = [(p, w) for p, w in plans if rec.plan_changes(p)]
-    # Roles are written only now, after every check and read, so users can join new roles.
+
+    # Apply (outside check mode): experiments, then roles (users may join new ones), then users.
+    created_ids = {}
+    if new_experiments and not module.check_mode:
+        created_ids = rec.create_experiments(new_experiments)
+        rec.bind_experiments([p for p, _w in changing], created_ids)
+    roles_changed, role_diffs = [], []
     if role_specs:
         role_state = RoleState(client)
         for spec in role_specs:
-            changed_role, _before, _after = ensure_role(client, spec, module.check_mode, role_state)
+            changed_role, before, after = ensure_role(client, spec, module.check_mode, role_state)
             if changed_role:
                 roles_changed.append(spec["name"])
+                role_diffs.append((spec["name"], before, after))
         rec._roles = None  # pylint: disable=protected-access
     errors = []
     if changing and not module.check_mode:
         errors = rec.apply_all(changing)
     summaries = [plan_summary(p) for p, _w in changing]
     result = {
-        "changed": bool(changing) or bool(created_experiments) or bool(roles_changed),
+        "changed": bool(changing) or bool(new_experiments) or bool(roles_changed),
         "roles_changed": roles_changed,
         "users_changed": summaries,
         "created_users": [p["username"] for p, _w in changing if p["create"]],
         "deleted_users": [p["username"] for p, _w in changing if p["delete"]],
-        "created_experiments": created_experiments,
+        "created_experiments": new_experiments,
         "counts": {
             "users": len(users),
             "users_changed": len(changing),
@@ -369,10 +414,44 @@ def body(module, client):
         },
     }
     if module._diff:  # pylint: disable=protected-access
-        result["diff"] = {
-            "before": dict((p["username"], state_view(have.get(p["username"]))) for p, _w in changing),
-            "after": dict((p["username"], planned_view(p, have.get(p["username"]))) for p, _w in changing),
-        }
+        known = dict(experiment_ids, **created_ids)
+        exp_names = rec.experiment_names([p for p, _w in changing], have, known)
+
+        def describe(rtype, rid):
+            return describe_resource((rtype, rid), exp_names)
+
+        diff = []
+        if new_experiments:
+            diff.append(
+                {
+                    "before_header": "mlflow experiments",
+                    "after_header": "mlflow experiments",
+                    "before": "",
+                    "after": "".join("%s\n" % name for name in new_experiments),
+                }
+            )
+        for name, before, after in role_diffs:
+            header = "mlflow role %s" % name
+            diff.append(
+                {
+                    "before_header": header,
+                    "after_header": header,
+                    "before": _without_id(before),
+                    "after": _without_id(after),
+                }
+            )
+        for p, _w in changing:
+            header = "mlflow user %s" % p["username"]
+            current = have.get(p["username"])
+            diff.append(
+                {
+                    "before_header": header,
+                    "after_header": header,
+                    "before": state_view(current, describe),
+                    "after": planned_view(p, current, describe),
+                }
+            )
+        result["diff"] = diff
     if errors:
         module.fail_json(
             msg="%d of %d user changes failed; first: %s: %s"
@@ -392,6 +471,7 @@ def main():
                 default=[],
                 options=dict(
                     username=dict(type="str", required=True, aliases=["email"]),
+                    label=dict(type="str"),
                     password=dict(type="str", no_log=True),
                     is_admin=dict(type="bool"),
                     permissions=dict(type="list", elements="dict", options=PERMISSION_SPEC),

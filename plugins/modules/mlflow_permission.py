@@ -175,9 +175,11 @@ def body(module, client):
     if have is None:
         raise PlanError("user '%s' does not exist" % name)
     want = {"username": name, "permissions": perms}
-    created = []
+    new_experiments = []
+    # Plan (reads only; every refusal happens here), then apply.
     if params["state"] == "present":
-        created = rec.resolve_permissions([want], params["create_experiments"])
+        ids, new_experiments = rec.plan_experiments([want], params["create_experiments"], client.names)
+        rec.resolve_permissions([want], ids)
         wanted = dict(want["_wanted"])
         if not params["exclusive"]:
             merged = dict(have["grants"])
@@ -192,10 +194,12 @@ def body(module, client):
                 if exp:
                     keep.append(dict(perm, experiment_name=None, resource_id=str(exp["experiment_id"])))
         want["permissions"] = keep
-        rec.resolve_permissions([want], False)
+        rec.resolve_permissions([want], {})
         wanted = dict((k, v) for k, v in have["grants"].items() if k not in want["_wanted"])
         plan = rec.plan_user({"username": name, "_wanted": wanted}, have, exclusive_permissions=True)
     changed = rec.plan_changes(plan)
+    if new_experiments and not module.check_mode:
+        rec.bind_experiments([plan], rec.create_experiments(new_experiments))
     if changed and not module.check_mode:
         errors = rec.apply_all([(plan, want)])
         if errors:
@@ -203,12 +207,12 @@ def body(module, client):
     summary = plan_summary(plan)
     after = planned_view(plan, have)
     result = {
-        "changed": changed or bool(created),
+        "changed": changed or bool(new_experiments),
         "permissions": after["permissions"],
         "granted": summary["granted"],
         "updated": summary["updated"],
         "revoked": summary["revoked"],
-        "created_experiments": created,
+        "created_experiments": new_experiments,
     }
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = {"before": state_view(have)["permissions"], "after": after["permissions"]}

@@ -26,6 +26,8 @@ API
     ``dsn(database, user, password, driver="postgresql+psycopg2")`` -> URL; special
         characters in user/password are percent-encoded
     ``psql(sql, database="postgres")``                    -> stdout of ``psql -At`` as superuser
+    ``dump(database)``                                    -> ``pg_dump`` of schema and data (plain
+        SQL, fixed restrict key: equal text means an unchanged database, sequences included)
     ``stop()``                                            -> stops the server early
 
 ``start_postgres()`` / ``PostgresServer.stop()`` are the same without a ``with`` block
@@ -80,6 +82,7 @@ class PostgresServer:
         self.port = None
         self.proc = None
         self.log_path = os.path.join(self.root, "postgres.log")
+        self._restrict_key = None
         try:
             self._init()
             self._start(startup_timeout)
@@ -207,6 +210,38 @@ class PostgresServer:
         )
         if proc.returncode != 0:
             raise RuntimeError("psql failed: %s" % proc.stderr.strip())
+        return proc.stdout
+
+    def dump(self, database):
+        """Plain-SQL pg_dump of one database (schema, rows, sequence values) as the superuser.
+
+        Since 15.14 pg_dump writes a random ``\\restrict`` key into every dump; it is fixed here
+        so that two dumps of an unchanged database are equal text."""
+        if self._restrict_key is None:
+            usage = subprocess.run([self._bin("pg_dump"), "--help"], capture_output=True, text=True, check=True)
+            self._restrict_key = ["--restrict-key=unchanged"] if "--restrict-key" in usage.stdout else []
+        proc = subprocess.run(
+            _as_postgres(
+                [
+                    self._bin("pg_dump"),
+                    "--no-password",
+                    *self._restrict_key,
+                    "-h",
+                    self.socket_dir,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    OS_USER,
+                    "-d",
+                    database,
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError("pg_dump failed: %s" % proc.stderr.strip())
         return proc.stdout
 
     def create_user(self, name, password):

@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import difflib
 import importlib
 import json
 import os
@@ -46,12 +47,13 @@ for line in sys.stdin:
 class Mlflow:
     """One running server plus helpers to drive and inspect it."""
 
-    def __init__(self, server, pg, auth_db):
+    def __init__(self, server, pg, auth_db, tracking_db):
         self.server = server
         self.version = server.version
         self.url = server.url
         self.pg = pg
         self.auth_db = auth_db
+        self.tracking_db = tracking_db
         self.rbac = tuple(int(p) for p in self.version.split(".")[:2]) >= (3, 13)
         self.connection = {
             "tracking_uri": self.url,
@@ -67,15 +69,22 @@ class Mlflow:
         return AnsibleRunner(REPO, conn)
 
     def db_snapshot(self):
-        """Every row of every table of the auth database, read with psql (independent of our client)."""
-        tables = self.pg.psql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", self.auth_db
-        ).split()
-        query = " UNION ALL ".join(
-            "SELECT '%s', (SELECT coalesce(json_agg(t ORDER BY t::text), '[]') FROM \"%s\" t)::text" % (t, t)
-            for t in tables
-        )
-        return self.pg.psql(query, self.auth_db)
+        """pg_dump of the auth and the tracking database (schema, every row, sequence values),
+        taken with PostgreSQL's own tools, independent of our client and of MLflow. Two equal
+        snapshots mean the server's databases are byte-for-byte unchanged."""
+        return {"auth": self.pg.dump(self.auth_db), "tracking": self.pg.dump(self.tracking_db)}
+
+    def assert_unchanged(self, before, what):
+        """Fail with a diff of the dumps when a database changed since ``before``."""
+        after = self.db_snapshot()
+        for name in ("auth", "tracking"):
+            if after[name] != before[name]:
+                diff = difflib.unified_diff(
+                    before[name].splitlines(), after[name].splitlines(), "before", "after", lineterm="", n=1
+                )
+                raise AssertionError(
+                    "%s changed the %s database of MLflow %s:\n%s" % (what, name, self.version, "\n".join(diff))
+                )
 
     def official(self, code):
         """Run ``code`` with ``client = AuthServiceClient(url)`` (admin credentials) in the server's
@@ -188,7 +197,7 @@ def mlflow(request, pg):
                 server_args=["--allowed-hosts", "127.0.0.1:*,127.0.0.1"],
             )
         )
-        handle = Mlflow(server, pg, "mlflow_auth_" + key)
+        handle = Mlflow(server, pg, "mlflow_auth_" + key, "mlflow_" + key)
         try:
             yield handle
         finally:

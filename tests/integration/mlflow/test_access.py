@@ -80,10 +80,10 @@ def test_bulk_apply_idempotent_check_mode_and_diff(mlflow):
     res = run("mlflow_access", args2, check=True, diff=True)
     assert res["counts"] == {"users": N_USERS, "users_changed": 3, "granted": 0, "updated": 1, "revoked": 1}
     assert mlflow.db_snapshot() == before
-    diff = res["diff"]
-    assert set(diff["before"]) == set(diff["after"]) == {u["username"] for u in changed[:3]}
-    assert diff["after"][changed[2]["username"]]["is_admin"] is True
-    assert diff["before"][changed[2]["username"]]["is_admin"] is False
+    diff = {d["before_header"]: d for d in res["diff"]}
+    assert set(diff) == {"mlflow user %s" % u["username"] for u in changed[:3]}
+    assert diff["mlflow user %s" % changed[2]["username"]]["after"]["is_admin"] is True
+    assert diff["mlflow user %s" % changed[2]["username"]]["before"]["is_admin"] is False
     assert BULK_PW not in json.dumps(res)
     res = run("mlflow_access", args2, diff=True)
     assert res["counts"]["users_changed"] == 3
@@ -146,8 +146,110 @@ def test_bad_spec_fails_before_any_change(mlflow):
         ]
     }
     res = mlflow.ansible.task("mlflow_access", dup, expect_failure=True)
-    assert res["msg"] == "users[1] (dup@example.com): duplicate username 'dup@example.com'"
+    assert res["msg"] == "users[1] (dup@example.com): the same user as users[0]"
     short = {"users": [{"username": "short@example.com", "password": "tiny-pw"}]}
     res = mlflow.ansible.task("mlflow_access", short, expect_failure=True)
     assert res["msg"] == "users[0] (short@example.com): password must be at least 12 characters long"
     assert mlflow.db_snapshot() == before
+
+
+def test_refused_spec_changes_neither_database(mlflow):
+    """Everything that can refuse is decided before the first write: experiments the plan would
+    create are not created when a later check refuses (both databases are compared)."""
+    cases = [
+        (
+            {
+                "create_experiments": True,
+                "users": [
+                    {
+                        "username": "twice@example.com",
+                        "password": BULK_PW,
+                        "permissions": [
+                            {"experiment_name": "refused-twice-exp", "permission": "EDIT"},
+                            {"experiment_name": "refused-twice-exp", "permission": "READ"},
+                        ],
+                    }
+                ],
+            },
+            "users[0] (twice@example.com).permissions[1]: experiment 'refused-twice-exp' is also in "
+            "permissions[0], with permission EDIT (here READ)",
+        ),
+        (
+            {
+                "create_experiments": True,
+                "users": [
+                    {"username": "ok@example.com", "password": BULK_PW},
+                    {
+                        "username": "nopw@example.com",
+                        "permissions": [{"experiment_name": "refused-nopw-exp", "permission": "EDIT"}],
+                    },
+                ],
+            },
+            "users[1] (nopw@example.com): does not exist and has no password to create it with",
+        ),
+        (
+            {
+                "create_experiments": True,
+                "admins": [],
+                "users": [
+                    {
+                        "username": "ok@example.com",
+                        "password": BULK_PW,
+                        "permissions": [{"experiment_name": "refused-adm"}],
+                    },
+                    {"username": mlflow.server.admin_username, "label": "the admin entry"},
+                ],
+            },
+            "the admin entry (%s): is the user this run logs in as (auth_username); list it in admins or leave it "
+            "out, a run cannot take away its own admin rights" % mlflow.server.admin_username,
+        ),
+    ]
+    for args, message in cases:
+        before = mlflow.db_snapshot()
+        for check in (True, False):
+            res = mlflow.ansible.task("mlflow_access", args, check=check, expect_failure=True)
+            mlflow.assert_unchanged(before, "a refused mlflow_access run")
+            assert res["msg"] == message
+    assert mlflow.official_user("ok@example.com") is None
+
+
+def test_diff_names_users_and_experiments(mlflow):
+    args = {
+        "create_experiments": True,
+        "users": [
+            {
+                "username": "differ@example.com",
+                "password": BULK_PW,
+                "permissions": [
+                    {"experiment_name": "diff-exp", "permission": "EDIT"},
+                    {"resource_type": "registered_model", "resource_id": "diff-model", "permission": "READ"},
+                ],
+            }
+        ],
+    }
+    res = mlflow.ansible.task("mlflow_access", args, check=True, diff=True)
+    assert res["diff"][0] == {
+        "before_header": "mlflow experiments",
+        "after_header": "mlflow experiments",
+        "before": "",
+        "after": "diff-exp\n",
+    }
+    assert res["diff"][1]["before_header"] == "mlflow user differ@example.com" and res["diff"][1]["before"] is None
+    assert res["diff"][1]["after"]["permissions"] == {
+        "experiment 'diff-exp'": "EDIT",
+        "registered_model 'diff-model'": "READ",
+    }
+    res = mlflow.ansible.task("mlflow_access", args, diff=True)
+    exp_id = next(g["resource_id"] for g in res["users_changed"][0]["granted"] if g["resource_type"] == "experiment")
+    assert res["diff"][1]["after"]["permissions"]["experiment 'diff-exp' (id %s)" % exp_id] == "EDIT"
+    # The text Ansible prints: every hunk sits under a header that names the user.
+    args["users"][0]["permissions"][0]["permission"] = "READ"
+    rc, out = mlflow.ansible.playbook_text(
+        [{"name": "change", "mlflow_k8s.platform.mlflow_access": args}], ["--check", "--diff"]
+    )
+    assert rc == 0, out[-3000:]
+    hunk = out[out.index("--- before: mlflow user differ@example.com\n+++ after: mlflow user differ@example.com\n@@") :]
+    changed = [line for line in hunk.splitlines() if line[:1] in "+-" and "experiment" in line]
+    assert [line[0] for line in changed] == ["-", "+"], hunk
+    assert "experiment 'diff-exp' (id %s)" % exp_id in changed[0] and "EDIT" in changed[0], hunk
+    assert "experiment 'diff-exp' (id %s)" % exp_id in changed[1] and "READ" in changed[1], hunk

@@ -80,3 +80,35 @@ def test_timeout(mlflow, silent_server):
         "mlflow_user_info", {"usernames": ["admin"]}, expect_failure=True
     )
     assert res["msg"].startswith("MLflow at %s did not answer within 2.0 s" % silent_server)
+
+
+def test_login_is_checked_before_the_specification(mlflow):
+    # Before: "users[0] (a@example.com).permissions[0]: MLflow rejected the login ..."
+    spec = {"users": [{"username": "a@example.com", "permissions": [{"resource_id": "1", "permission": "READ"}]}]}
+    res = mlflow.runner(auth_password="not-the-Passw0rd").task("mlflow_access", spec, expect_failure=True)
+    assert res["msg"] == (
+        "MLflow rejected the login of user 'admin' (HTTP 401): wrong auth_username/auth_password, or an admin "
+        "still on the disabled default password."
+    )
+
+
+def test_option_names_say_where_the_values_came_from(mlflow):
+    secret = "Secret mlflow/mlflow-admin (mlflow_users_admin_secret)"
+    names = {"tracking_uri": "mlflow_users_tracking_uri", "auth_username": secret, "auth_password": secret}
+    res = mlflow.runner(auth_password="not-the-Passw0rd").task(
+        "mlflow_user_info", {"usernames": ["admin"], "option_names": names}, expect_failure=True
+    )
+    assert res["msg"].startswith(
+        "MLflow rejected the login of user 'admin' (HTTP 401): wrong credentials in Secret mlflow/mlflow-admin "
+        "(mlflow_users_admin_secret), or"
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    res = mlflow.runner(tracking_uri=url).task(
+        "mlflow_access", {"users": [], "option_names": names}, expect_failure=True
+    )
+    assert res["msg"] == (
+        "Cannot connect to MLflow at %s: [Errno 111] Connection refused. Check mlflow_users_tracking_uri and "
+        "that the server is running." % url
+    )

@@ -7,8 +7,9 @@ def test_role_lifecycle(mlflow):
         res = run("mlflow_role", {"name": "readers"}, expect_failure=True)
         assert "needs MLflow >= 3.13.0" in res["msg"]
         res = run("mlflow_access", {"users": [{"username": "x@example.com", "roles": ["r"]}]}, expect_failure=True)
-        assert (
-            res["msg"] == "Role membership (users[].roles) needs MLflow >= 3.13.0; the server runs %s." % mlflow.version
+        assert res["msg"] == (
+            "users[0] (x@example.com).roles: role membership needs MLflow >= 3.13.0; the server runs %s."
+            % mlflow.version
         )
         return
     run("mlflow_user", {"username": "gina@example.com", "password": "gina-Passw0rd-123"})
@@ -66,15 +67,22 @@ def test_role_lifecycle(mlflow):
     }
     assert info["gina@example.com"]["roles"] == ["data-scientists"] and info["hank@example.com"]["roles"] == []
     res = run("mlflow_access", {"users": [{"username": "gina@example.com", "roles": ["nope"]}]}, expect_failure=True)
-    assert res["msg"] == "users[0] (gina@example.com): role 'nope' does not exist in workspace 'default'"
+    assert res["msg"] == (
+        "users[0] (gina@example.com).roles[0]: role 'nope' does not exist in workspace 'default' and is not in roles"
+    )
 
-    # Server-side validation is passed through: workspace grants accept only USE or MANAGE.
+    # What MLflow would refuse only on writing is refused before the role is created:
+    # workspace grants accept only USE or MANAGE; members must exist.
+    before = mlflow.db_snapshot()
     res = run(
         "mlflow_role",
         {"name": "ws", "permissions": [{"resource_type": "workspace", "permission": "READ"}]},
         expect_failure=True,
     )
-    assert res["msg"].startswith("MLflow INVALID_PARAMETER_VALUE (HTTP 400) on /api/3.0/mlflow/roles/permissions/add: ")
+    assert res["msg"] == "role 'ws'.permissions[0]: workspace grants take only USE or MANAGE, not READ"
+    res = run("mlflow_role", {"name": "ws", "members": ["nobody@example.com"]}, expect_failure=True)
+    assert res["msg"] == "role 'ws': member(s) nobody@example.com do not exist"
+    mlflow.assert_unchanged(before, "a refused mlflow_role")
 
     assert run("mlflow_role", {"name": "data-scientists", "state": "absent"})["changed"] is True
     assert run("mlflow_role", {"name": "data-scientists", "state": "absent"})["changed"] is False

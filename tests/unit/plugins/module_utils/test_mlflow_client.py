@@ -162,3 +162,54 @@ def test_permission_level_gates():
     with pytest.raises(mc.MlflowAuthError) as err:
         client.check_permission_level("DENY")
     assert err.value.message == "Permission DENY needs MLflow >= 3.17.0; the server runs 3.16.1."
+
+
+ROLE_NAMES = {
+    "tracking_uri": "mlflow_users_tracking_uri",
+    "auth_username": "mlflow_users_admin_username",
+    "auth_password": "mlflow_users_admin_password",
+    "ca_path": "mlflow_users_ca_path",
+    "validate_certs": "mlflow_users_validate_certs",
+    "timeout": "mlflow_users_timeout",
+}
+SECRET = "Secret mlflow/mlflow-admin (mlflow_users_admin_secret)"
+
+
+@pytest.mark.parametrize(
+    "names,failure,expected",
+    [
+        ({}, (401, "You are not authenticated."), "wrong auth_username/auth_password, or an admin"),
+        (
+            ROLE_NAMES,
+            (401, "You are not authenticated."),
+            "wrong mlflow_users_admin_username/mlflow_users_admin_password, or an admin",
+        ),
+        (
+            dict(ROLE_NAMES, auth_username=SECRET, auth_password=SECRET),
+            (401, "You are not authenticated."),
+            "wrong credentials in Secret mlflow/mlflow-admin (mlflow_users_admin_secret), or an admin",
+        ),
+        (ROLE_NAMES, (403, "Permission denied"), "check mlflow_users_admin_username."),
+        ({}, URLError(ConnectionRefusedError(111, "Connection refused")), "Check tracking_uri and that"),
+        (ROLE_NAMES, URLError(ConnectionRefusedError(111, "Connection refused")), "Check mlflow_users_tracking_uri"),
+        (ROLE_NAMES, URLError(TimeoutError("timed out")), "raise mlflow_users_timeout or check the server"),
+        (ROLE_NAMES, URLError("CERTIFICATE_VERIFY_FAILED"), "Set mlflow_users_ca_path to the CA bundle"),
+    ],
+)
+def test_messages_name_what_the_caller_calls_the_options(names, failure, expected):
+    client, _sent = client_with([failure])
+    client.names = mc.OptionNames(names)
+    with pytest.raises(mc.MlflowAuthError) as err:
+        client.list_users()
+    assert expected in err.value.message
+
+
+def test_connect_logs_in_with_the_first_request():
+    client, sent = client_with([(401, "You are not authenticated.")])
+    client._version = None
+    with pytest.raises(mc.MlflowAuthError) as err:
+        client.connect()
+    assert err.value.status == 401 and sent[0][0:2] == ("GET", "http://mlflow.test:5000/version")
+    client, sent = client_with([(200, "3.12.0")])
+    client._version = None
+    assert client.connect() == (3, 12, 0) and client.flavor == "legacy" and len(sent) == 1

@@ -137,3 +137,122 @@ def test_validate_users_names_the_entry():
 def test_canonical_experiment_ids():
     assert mr._canonical_id("experiment", "007") == "7"
     assert mr._canonical_id("registered_model", "007") == "007"
+
+
+class ExperimentClient(FakeClient):
+    """Experiments by name: {name: (id, lifecycle_stage)}; records every write."""
+
+    def __init__(self, experiments, **kwargs):
+        super().__init__(**kwargs)
+        self.experiments = dict(experiments)
+        self.writes = []
+
+    def get_experiment_by_name(self, name):
+        if name not in self.experiments:
+            return None
+        eid, stage = self.experiments[name]
+        return {"experiment_id": eid, "name": name, "lifecycle_stage": stage}
+
+    def search_experiments(self, view_type="ACTIVE_ONLY"):
+        assert view_type == "ALL"
+        return [{"experiment_id": i, "name": n, "lifecycle_stage": s} for n, (i, s) in self.experiments.items()]
+
+    def create_experiment(self, name):
+        self.writes.append(("create_experiment", name))
+        self.experiments[name] = (str(100 + len(self.writes)), "active")
+        return self.experiments[name][0]
+
+
+def _user(label, *permissions):
+    return {
+        "username": "u",
+        "_label": label,
+        "permissions": [dict({"resource_type": "experiment"}, **p) for p in permissions],
+    }
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_plan_experiments_reads_only_and_names_the_entry(many):
+    client = ExperimentClient({"known": ("3", "active"), "gone": ("4", "deleted"), "other": ("5", "active")})
+    rec = mr.Reconciler(client)
+    extra = [{"experiment_name": "other", "permission": "READ"}] if many else []
+    user = _user("mlflow_users_sso_users[1] (u)", {"experiment_name": "known", "permission": "READ"}, *extra)
+    ids, new = rec.plan_experiments([user, _user("x", {"experiment_name": "fresh", "permission": "EDIT"})], True)
+    assert ids["known"] == "3" and ids["fresh"] == mr.NEW_EXPERIMENT % "fresh" and new == ["fresh"]
+    with pytest.raises(mr.PlanError) as err:
+        rec.plan_experiments([_user("l", {"experiment_name": "known"}, {"experiment_name": "fresh"})], False)
+    assert str(err.value) == "l.permissions[1]: experiment 'fresh' does not exist (set create_experiments to create it)"
+    with pytest.raises(mr.PlanError) as err:
+        rec.plan_experiments([_user("l", {"experiment_name": "gone"}, *extra)], True)
+    assert str(err.value).startswith("l.permissions[0]: experiment 'gone' is deleted; restore it")
+    assert client.writes == []
+
+
+def test_new_experiments_are_created_in_the_apply_step():
+    client = ExperimentClient({"known": ("3", "active")})
+    rec = mr.Reconciler(client)
+    user = _user(
+        "u", {"experiment_name": "known", "permission": "READ"}, {"experiment_name": "fresh", "permission": "EDIT"}
+    )
+    ids, new = rec.plan_experiments([user], True)
+    rec.resolve_permissions([user], ids)
+    plan = rec.plan_user(dict(user, password="x" * 12), None)
+    assert (("experiment", mr.NEW_EXPERIMENT % "fresh"), "EDIT") in plan["grant"] and client.writes == []
+    created = rec.create_experiments(new)
+    rec.bind_experiments([plan], created)
+    assert client.writes == [("create_experiment", "fresh")]
+    assert sorted(plan["grant"]) == sorted([(("experiment", "3"), "READ"), (("experiment", created["fresh"]), "EDIT")])
+
+
+def test_same_resource_twice_is_refused_naming_both_entries():
+    user = _user(
+        "mlflow_users_sso_users[1] (u)",
+        {"experiment_name": "known", "permission": "EDIT"},
+        {"resource_id": "03", "permission": "READ"},
+    )
+    with pytest.raises(mr.PlanError) as err:
+        mr.Reconciler.resolve_permissions([user], {"known": "3"})
+    assert str(err.value) == (
+        "mlflow_users_sso_users[1] (u).permissions[1]: experiment 'known' (id 3) is also in permissions[0], "
+        "with permission EDIT (here READ)"
+    )
+    twice = _user(
+        "l", {"experiment_name": "fresh", "permission": "EDIT"}, {"experiment_name": "fresh", "permission": "READ"}
+    )
+    with pytest.raises(mr.PlanError) as err:
+        mr.Reconciler.resolve_permissions([twice], {"fresh": mr.NEW_EXPERIMENT % "fresh"})
+    assert "experiment 'fresh' is also in permissions[0]" in str(err.value)
+    same = _user(
+        "l", {"experiment_name": "fresh", "permission": "EDIT"}, {"experiment_name": "fresh", "permission": "EDIT"}
+    )
+    mr.Reconciler.resolve_permissions([same], {"fresh": mr.NEW_EXPERIMENT % "fresh"})
+    assert same["_wanted"] == {("experiment", mr.NEW_EXPERIMENT % "fresh"): "EDIT"}
+
+
+def test_labels_name_the_callers_entry():
+    client = FakeClient(flavor="rbac", version=(3, 17, 2))
+    users = [
+        {"username": "a", "label": "mlflow_users_sso_users[0]", "permissions": []},
+        {"username": "a", "label": "mlflow_users_api_users[0]"},
+    ]
+    with pytest.raises(mr.PlanError) as err:
+        mr.validate_users(client, users)
+    assert str(err.value) == "mlflow_users_api_users[0] (a): the same user as mlflow_users_sso_users[0]"
+    run = [{"username": "b", "permissions": [{"resource_type": "run", "resource_id": "r1", "permission": "READ"}]}]
+    with pytest.raises(mr.PlanError) as err:
+        mr.validate_users(client, run)
+    assert str(err.value) == "users[0] (b).permissions[0]: resource type 'run' takes only resource_id '*'"
+    with pytest.raises(mr.PlanError) as err:
+        mr.Reconciler(client).plan_user(
+            {"username": "c", "_label": "mlflow_users_api_users[3] (c)", "_wanted": {}}, None
+        )
+    assert str(err.value) == "mlflow_users_api_users[3] (c): does not exist and has no password to create it with"
+
+
+def test_describe_resource():
+    names = {"3": "fraud"}
+    assert mr.describe_resource(("experiment", "3"), names) == "experiment 'fraud' (id 3)"
+    assert mr.describe_resource(("experiment", "9"), names) == "experiment id 9"
+    assert mr.describe_resource(("experiment", mr.NEW_EXPERIMENT % "new one"), names) == "experiment 'new one'"
+    assert mr.describe_resource(("experiment", "*"), names) == "experiment '*'"
+    assert mr.describe_resource(("registered_model", "m"), names) == "registered_model 'm'"
