@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: installs the toolchain, starts the local Kubernetes control
-# plane (unless KUBECONFIG points at a cluster of yours) and runs playbooks/site.yml with
-# inventories/local. Extra arguments go to ansible-playbook (e.g. --check --diff).
+# The main job on a fresh machine: installs the toolchain, builds and starts the local
+# Kubernetes cluster with its real node (unless KUBECONFIG points at a cluster of yours) and runs
+# playbooks/site.yml with inventories/local. Extra arguments go to ansible-playbook (e.g. --check --diff;
+# with a cluster of yours, also -e mlflow_k8s_users_tracking_uri=<where this machine reaches MLflow>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,16 +19,18 @@ ansible-playbook playbooks/site.yml -i inventories/local "${extra[@]}" "$@"
 echo
 echo "== Deployed (kubeconfig: $KUBECONFIG)"
 helm list --all-namespaces
-kubectl get deployments,statefulsets,services,ingresses --namespace mlflow
-kubectl get clusterissuers
-runtime=$(dirname "$KUBECONFIG")/local-runtime/mlflow/state.json
-if [ -f "$runtime" ]; then
-  echo
-  echo "MLflow (a real server running what the cluster describes): $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tracking_uri"])' "$runtime")"
+kubectl get pods,services,ingresses --namespace mlflow -o wide
+kubectl get clusterissuers,certificates --all-namespaces
+if [ -z "${extra[*]}" ]; then
+  cat <<TXT
+
+MLflow runs on the local cluster's node; the harness forwards its Service to
+http://127.0.0.1:${MLFLOW_K8S_MLFLOW_PORT:-15000} (as \`kubectl port-forward -n mlflow svc/mlflow\` would).
+The cluster lives in a network namespace of its own; see README, "The local cluster".
+TXT
 fi
 cat <<'TXT'
 
 Secrets were generated into the cluster and are never printed. To read the MLflow admin
 password: kubectl -n mlflow get secret mlflow-admin -o jsonpath='{.data.password}' | base64 -d
-The local cluster is simulated (KWOK): pods report Running but no container runs; see README.
 TXT

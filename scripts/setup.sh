@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the main job and the tests need on a fresh machine of this kind (Debian,
 # Go >= 1.26, Python 3.12 through pyenv or the system): OS packages, the cached Python venv,
-# and the local control plane binaries built from Go modules. Idempotent and cached.
-# With --tests it also warms what the test suites use (MLflow server virtualenvs, oauth2-proxy):
-# the virtualenvs (mostly downloads) are built while Go compiles.
+# the local cluster's binaries (Go modules) and images (Debian, PyPI). Idempotent and cached.
+# With --tests it also warms the MLflow server virtualenvs the suites use. Downloads are done
+# while Go compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -24,26 +24,29 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 venv=$(bash scripts/venv.sh)
 echo "[setup] Python venv: $venv" >&2
-warmers=()
+cache=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}
+mkdir -p "$cache"
+# Downloads and unpacking (apt, PyPI) overlap the Go builds: the images that need no Go binary,
+# and with --tests the MLflow virtualenvs the suites use, build in the background meanwhile.
+warmers=() logs=()
+bash tests/cluster/images/build.sh mlflow postgres toolbox >/dev/null 2>"$cache/warm-images.log" &
+warmers+=($!) logs+=("$cache/warm-images.log")
+echo "[setup] building the MLflow, PostgreSQL and toolbox images in the background (log: $cache/warm-images.log)" >&2
 if [ "${1:-}" = --tests ]; then
-  mkdir -p "${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}"
-  log=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}/warm-venvs.log
   # The versions the suites use: current and pre-3.13 servers, Bitnami's 3.3.2, the SSO client.
-  "$venv/bin/python" - >"$log" 2>&1 <<'PY' &
-import sys
-sys.path.insert(0, "tests/lib")
+  PYTHONPATH=tests/lib "$venv/bin/python" - >"$cache/warm-venvs.log" 2>&1 <<'PY' &
 import mlflow_env
 
 for version in (mlflow_env.CURRENT_VERSION, mlflow_env.LEGACY_VERSION, "3.3.2"):
     print(mlflow_env.ensure_venv(version), flush=True)
 print(mlflow_env.ensure_venv(mlflow_env.CURRENT_VERSION, extra_requirements=("scikit-learn",)), flush=True)
 PY
-  warmers+=($!)
-  echo "[setup] building MLflow virtualenvs in the background (log: $log)" >&2
+  warmers+=($!) logs+=("$cache/warm-venvs.log")
+  echo "[setup] building MLflow virtualenvs in the background (log: $cache/warm-venvs.log)" >&2
 fi
 bash tests/cluster/build.sh
-if [ "${1:-}" = --tests ]; then
-  for pid in "${warmers[@]}"; do
-    wait "$pid" || { tail -n 30 "$log" >&2; echo "ERROR: building the MLflow virtualenvs failed; see $log" >&2; exit 1; }
-  done
-fi
+for i in "${!warmers[@]}"; do
+  wait "${warmers[$i]}" || { tail -n 30 "${logs[$i]}" >&2; echo "ERROR: a background build failed; see ${logs[$i]}" >&2; exit 1; }
+done
+# The images of the Go binaries just built (the others are cached by now).
+bash tests/cluster/images/build.sh >/dev/null

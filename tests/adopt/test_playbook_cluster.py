@@ -1,7 +1,8 @@
 """playbooks/adopt_bitnami.yml against the local Kubernetes cluster (tests/cluster/start.sh).
 
-KWOK runs no containers: the adoption Job completes without its scripts running (those are
-proven in test_datapath.py). What is proven here is the Kubernetes side: what the playbook
+The test namespaces are opted into the local cluster's KWOK node (Bitnami's images cannot run
+here): the adoption Job completes without its scripts running (those are proven in
+test_datapath.py). What is proven here is the Kubernetes side: what the playbook
 finds, the objects it creates, the order it works in, what it scales and what it leaves
 alone, confirmation, check mode, idempotence and the restart after a failed Job.
 """
@@ -19,6 +20,7 @@ import time
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from local_cluster import KWOK_NAMESPACE_ANNOTATIONS
 from terminal import run_on_terminal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -70,9 +72,10 @@ class Env:
         self.admin_password = "old admin pw %s 'q' %%" % secrets.token_hex(4)
         self.db_password = secrets.token_urlsafe(12)
         for ns in (self.old_ns, self.new_ns):
-            api["core"].create_namespace(
-                client.V1Namespace(metadata=client.V1ObjectMeta(name=ns, labels={"mlflow-k8s-test": "adopt"}))
+            meta = client.V1ObjectMeta(
+                name=ns, labels={"mlflow-k8s-test": "adopt"}, annotations=KWOK_NAMESPACE_ANNOTATIONS
             )
+            api["core"].create_namespace(client.V1Namespace(metadata=meta))
         _apply(
             self.old_ns,
             "bitnami-release.yaml.tpl",

@@ -52,9 +52,9 @@ def _dns_answer(data, query_id):
     if reply_id != query_id or flags & 0x000F:
         return None
     offset = 12
-    for _ in range(questions):
+    for _question in range(questions):
         offset = _skip_name(data, offset) + 4
-    for _ in range(answers):
+    for _answer in range(answers):
         offset = _skip_name(data, offset)
         rtype, _cls, _ttl, length = struct.unpack("!HHIH", data[offset : offset + 10])
         offset += 10
@@ -111,7 +111,7 @@ class Forward:
         log(f"stopped forwarding 127.0.0.1:{self.port}")
 
     async def handle(self, client_reader, client_writer):
-        host, _, port = self.target.rpartition(":")
+        host, port = self.target.rsplit(":", 1)
         try:
             address = await resolve(self.ns, self.dns_server, host)
             sock = self.ns.socket(socket.SOCK_STREAM)

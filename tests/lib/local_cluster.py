@@ -16,6 +16,13 @@ import pytest
 from kubernetes import client, config
 
 STATE_DIR = Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s-cluster"))
+# A namespace with these annotations has its pods scheduled onto the tainted KWOK node (the API
+# server's PodNodeSelector and PodTolerationRestriction admission plugins): for tests of the
+# Kubernetes side of a playbook whose workloads cannot run here (Bitnami's images, say).
+KWOK_NAMESPACE_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": '[{"key": "kwok.x-k8s.io/node", "operator": "Exists"}]',
+}
 
 
 @pytest.fixture(scope="session")

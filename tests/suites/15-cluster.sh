@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The local control plane: versions, Ready node, rollouts, PVC binding, LB stand-in, Helm 4,
-# idempotent start/stop and the errors that name a failing component.
+# The local cluster: its real node (pods, volumes, Services, DNS, NetworkPolicy, restart, a second
+# cluster beside it, the host untouched), the control plane, KWOK opt-in, the images built here
+# run under runc, cert-manager's binaries against the API server, and the errors that name a
+# failing component. Runs a cluster of its own beside any other.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=$(bash scripts/venv.sh)
 export PATH="$venv/bin:$PATH"
 bash tests/cluster/build.sh
-python -m pytest -p no:cacheprovider tests/cluster/tests
+# Our cert-manager main packages: every flag the chart renders sets what upstream's sets.
+(cd tests/cluster/gomod/cert-manager && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go test ./...)
+python -m pytest -p no:cacheprovider -q -o console_output_style=classic --durations=5 tests/cluster/tests

@@ -40,7 +40,9 @@ def _tool_env():
 
 
 def kubectl(*args, check=True, timeout=120):
-    result = subprocess.run(["kubectl", *args], env=_tool_env(), capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        ["kubectl", *args], env=_tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check:
         assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr[-2000:]}"
     return result

@@ -161,7 +161,7 @@ def test_the_api_user_logs_a_run_with_a_model_and_an_artifact_and_reads_them_bac
 
 def _fetch(target, labels=None, namespace="default"):
     name = "np-%s-%d" % (target.split(".")[0], time.monotonic_ns() % 100000)
-    _, out = toolbox_pod(namespace, name, f"timeout 8 nc -w 5 {target} </dev/null; echo rc=$?", labels=labels)
+    _phase, out = toolbox_pod(namespace, name, f"timeout 8 nc -w 5 {target} </dev/null; echo rc=$?", labels=labels)
     return out
 
 

@@ -11,12 +11,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import HERE, VERSIONS, cluster_env, script
-
-# What tests/lib/local_cluster.py puts on a namespace whose workloads belong on the KWOK node.
-KWOK_NAMESPACE_ANNOTATIONS = {
-    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
-    "scheduler.alpha.kubernetes.io/defaultTolerations": '[{"key": "kwok.x-k8s.io/node", "operator": "Exists"}]',
-}
+from local_cluster import KWOK_NAMESPACE_ANNOTATIONS
 
 
 def test_start_prints_kubeconfig_and_is_idempotent(cluster):
