@@ -154,6 +154,7 @@ def test_disabled_calls_nothing_and_exports_empty_facts(standin, run_playbook, r
             {"gcp_storage_bucket_lifecycle_rules": [{"action": {"type": "Delete"}}]},
             "gcp_storage_bucket_lifecycle_rules",
         ),
+        ({"gcp_storage_bucket_lifecycle_rules": "action=Delete"}, "gcp_storage_bucket_lifecycle_rules must be a list"),
     ],
 )
 def test_bad_input_fails_before_any_call(standin, run_playbook, role_vars, overrides, variable):

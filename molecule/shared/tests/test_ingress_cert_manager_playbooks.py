@@ -115,6 +115,7 @@ BAD_INPUT = [
     ),
     ("ingress_nginx", {"ingress_nginx_dns_hosts": ["mlflow.example.com", "not a host"]}, "ingress_nginx_dns_hosts"),
     ("ingress_nginx", {"ingress_nginx_dns_hosts": ["mlflow_ui.example.com"]}, "ingress_nginx_dns_hosts"),
+    ("ingress_nginx", {"ingress_nginx_dns_hosts": "mlflow.example.com"}, "ingress_nginx_dns_hosts must be a list"),
     ("ingress_nginx", {"ingress_nginx_load_balancer_ip": "203.0.113.300"}, "ingress_nginx_load_balancer_ip"),
     ("ingress_nginx", {"ingress_nginx_class_name": "Nginx"}, "ingress_nginx_class_name"),
     ("ingress_nginx", {"ingress_nginx_replicas": 0}, "ingress_nginx_replicas"),

@@ -61,12 +61,13 @@ def http_get(port, path, *, host=None, tls=None, method="GET", body=None):
 class Process:
     """A binary running in the background; its output goes to a log file that failures quote."""
 
-    def __init__(self, name, args, log):
+    def __init__(self, name, args, log, netns=None):
         self.name, self.log = name, log
+        command = [str(BUILD / "bin" / name), *args]
+        if netns:
+            command = ["nsenter", f"--net={netns}", "--", *command]
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [str(BUILD / "bin" / name), *args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def output(self):
         return self.log.read_text(errors="replace")
@@ -344,26 +345,35 @@ webhooks:
 
 
 @pytest.fixture(scope="module")
-def webhook(kubeconfig, ns, tmp_path_factory):
+def webhook(cluster, ns, tmp_path_factory):
     port, healthz, service = free_port(), free_port(), f"{ns}-webhook"
     # The chart's arguments with POD_NAMESPACE=ns; localhost added because the API server reaches
-    # this host process by URL instead of through the Service.
+    # this process by URL instead of through the Service.
     chart = [
         f"--dynamic-serving-ca-secret-namespace={ns}",
         f"--dynamic-serving-ca-secret-name={service}-ca",
         *[f"--dynamic-serving-dns-names={n}" for n in (service, f"{service}.{ns}", f"{service}.{ns}.svc", "localhost")],
     ]
+    # It runs in the cluster's network namespace, where the API server calls it at localhost, with
+    # the kubeconfig of the cluster's own components; the forwarder lets the tests reach its ports
+    # from the host under the same numbers.
     local = [
         f"--secure-port={port}",
         f"--healthz-port={healthz}",
         f"--metrics-listen-address=127.0.0.1:{free_port()}",
-        f"--kubeconfig={kubeconfig}",
+        f"--kubeconfig={cluster.state / 'pki' / 'admin.kubeconfig'}",
     ]
-    proc = Process("webhook", ["--v=2", *chart, *local], tmp_path_factory.mktemp("webhook") / "webhook.log")
+    forwards = [cluster.state / "forwards.d" / f"cert-manager-webhook-{p}.conf" for p in (port, healthz)]
+    for path, p in zip(forwards, (port, healthz), strict=True):
+        path.write_text(f"{p} 127.0.0.1:{p}\n")
+    log = tmp_path_factory.mktemp("webhook") / "webhook.log"
+    proc = Process("webhook", ["--v=2", *chart, *local], log, netns=f"/run/netns/{cluster.netns}")
     proc.port, proc.healthz, proc.service = port, healthz, service
     wait_until("the webhook's /healthz", lambda: http_get(healthz, "/healthz")[0] == 200, proc)
     yield proc
     proc.stop()
+    for path in forwards:
+        path.unlink()
 
 
 def webhook_tls(kube, ns, webhook, tmp_path):

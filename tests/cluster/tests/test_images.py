@@ -19,25 +19,14 @@ def _archive(tar):
     with tarfile.open(tar) as outer:
         manifest = json.load(outer.extractfile("manifest.json"))
         config_bytes = outer.extractfile(manifest[0]["Config"]).read()
+        # The whole member: tarfile's stream reader stops before the end-of-archive padding.
         sha = hashlib.sha256()
-        with (
-            outer.extractfile(manifest[0]["Layers"][0]) as f,
-            tarfile.open(fileobj=_Tee(f, sha), mode="r|") as layer,
-        ):
+        with outer.extractfile(manifest[0]["Layers"][0]) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                sha.update(chunk)
+        with outer.extractfile(manifest[0]["Layers"][0]) as f, tarfile.open(fileobj=f, mode="r|") as layer:
             members = list(layer)
     return manifest, config_bytes, sha.hexdigest(), members
-
-
-class _Tee:
-    """Hashes a stream while tarfile reads it."""
-
-    def __init__(self, f, sha):
-        self.f, self.sha = f, sha
-
-    def read(self, n=-1):
-        data = self.f.read(n)
-        self.sha.update(data)
-        return data
 
 
 def test_build_prints_local_refs_for_every_image(images):
@@ -73,6 +62,8 @@ def test_archive_structure_and_config(images, name):
     entry = (fields.get("Entrypoint") or [None])[0]
     if entry and entry.startswith("/"):
         binary = by_name[entry.lstrip("/")]
+        if binary.issym():  # the toolbox's /bin/sh -> busybox
+            binary = by_name[str(Path(binary.name).parent / binary.linkname)]
         assert binary.isreg() and binary.mode & 0o111, entry
 
 
