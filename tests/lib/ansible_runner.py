@@ -14,6 +14,9 @@ API
 ``runner.playbook_json(tasks, extra_vars=None, check=False, diff=False) -> (rc, doc)``
     Runs the tasks with the ``ansible.posix.json`` callback; ``doc["stats"]["localhost"]`` has
     the recap counters, ``doc["plays"][0]["tasks"]`` every task result.
+``runner.playbook_json_hosts(tasks, host_vars, forks=8) -> (rc, doc)``
+    The same for many independent runs at once: one local host per key of ``host_vars`` (its
+    variables the value), all in one ``ansible-playbook``; results and counters per host name.
 """
 
 import json
@@ -42,11 +45,11 @@ class AnsibleRunner:
             self.env.pop(key, None)
         self.env.update(env or {})
 
-    def _play(self, tasks):
+    def _play(self, tasks, hosts="localhost"):
         return [
             {
                 "name": "mlflow test",
-                "hosts": "localhost",
+                "hosts": hosts,
                 "gather_facts": False,
                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}", "ansible_connection": "local"},
                 "module_defaults": {"group/mlflow_k8s.platform.mlflow": self.connection},
@@ -54,7 +57,7 @@ class AnsibleRunner:
             }
         ]
 
-    def _run(self, playbook, args, env_extra=None, extra_vars=None):
+    def _run(self, playbook, args, env_extra=None, extra_vars=None, inventory=None):
         env = dict(self.env)
         env.update(env_extra or {})
         paths = []
@@ -62,12 +65,18 @@ class AnsibleRunner:
             with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
                 json.dump(playbook, handle)
                 paths.append(handle.name)
-            cli = ["ansible-playbook", "-i", "localhost,", paths[0], *args]
+            hosts = "localhost,"
+            if inventory is not None:
+                with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+                    json.dump(inventory, handle)
+                    paths.append(handle.name)
+                hosts = paths[-1]
+            cli = ["ansible-playbook", "-i", hosts, paths[0], *args]
             if extra_vars is not None:
                 with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
                     json.dump(extra_vars, handle)
                     paths.append(handle.name)
-                cli += ["-e", "@" + paths[1]]
+                cli += ["-e", "@" + paths[-1]]
             return subprocess.run(
                 cli, cwd=self.repo_root, env=env, capture_output=True, text=True, check=False, timeout=1800
             )
@@ -115,6 +124,19 @@ class AnsibleRunner:
         """Run tasks with the json callback; return (rc, parsed document)."""
         cli = (["--check"] if check else []) + (["--diff"] if diff else [])
         proc = self._run(self._play(tasks), cli, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}, extra_vars)
+        try:
+            return proc.returncode, json.loads(proc.stdout)
+        except ValueError as exc:
+            raise AssertionError(
+                "unparsable ansible output (rc=%s):\n%s\n%s"
+                % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+            ) from exc
+
+    def playbook_json_hosts(self, tasks, host_vars, forks=8):
+        """Run tasks once per host of host_vars, in one ansible-playbook; return (rc, doc)."""
+        inventory = {"all": {"hosts": {name: dict(variables) for name, variables in host_vars.items()}}}
+        env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+        proc = self._run(self._play(tasks, hosts="all"), ["--forks", str(forks)], env, inventory=inventory)
         try:
             return proc.returncode, json.loads(proc.stdout)
         except ValueError as exc:

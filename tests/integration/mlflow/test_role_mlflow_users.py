@@ -508,18 +508,38 @@ def refusal_ctx(mlflow):
     return {"exp_id": exp_id, "deleted_experiment": deleted, "closed_url": closed_url}
 
 
-@pytest.mark.parametrize("case", [c[1] for c in REFUSED], ids=[c[0] for c in REFUSED])
-def test_role_refuses_bad_input_and_changes_nothing(mlflow, refusal_ctx, case):
-    extra, message = case(mlflow, refusal_ctx)
+@pytest.fixture(scope="module")
+def refused_runs(mlflow, refusal_ctx):
+    """Every REFUSED case as a run of its own, all in one ansible-playbook (a host per case), and
+    the databases compared byte for byte before and after them."""
+    cases = {case_id: build(mlflow, refusal_ctx) for case_id, build in REFUSED}
     before = mlflow.db_snapshot()
-    rc, doc, stats = _play(mlflow, _vars(mlflow, **extra))
-    mlflow.assert_unchanged(before, "a refused run (%s)" % extra)
-    assert rc != 0 and stats["failures"] == 1
-    _task, msg = _failure(doc)
+    rc, doc = mlflow.ansible.playbook_json_hosts(
+        ROLE, {cid: _vars(mlflow, **extra) for cid, (extra, _msg) in cases.items()}
+    )
+    mlflow.assert_unchanged(before, "the refused runs (%s)" % ", ".join(cases))
+    assert rc != 0
+    return cases, doc
+
+
+def _host_failure(doc, host):
+    for task in doc["plays"][0]["tasks"]:
+        res = task["hosts"].get(host, {})
+        if res.get("failed"):
+            return res
+    raise AssertionError("%s: no failed task" % host)
+
+
+@pytest.mark.parametrize("case_id", [c[0] for c in REFUSED])
+def test_role_refuses_bad_input_and_changes_nothing(mlflow, refused_runs, case_id):
+    cases, doc = refused_runs
+    extra, message = cases[case_id]
+    assert doc["stats"][case_id]["failures"] == 1, doc["stats"][case_id]
+    msg = _host_failure(doc, case_id).get("msg", "")
     text = msg if isinstance(msg, str) else "\n".join(msg)
     assert message in text, (extra, msg)
-    # Neither password nor bridge password in any result.
-    dumped = json.dumps(doc)
+    # Neither password nor bridge password in any result of this run.
+    dumped = json.dumps([task["hosts"].get(case_id) for task in doc["plays"][0]["tasks"]])
     for secret in (BRIDGE, SVC_PW, mlflow.server.admin_password, "sso-Passw0rd-own"):
         assert secret not in dumped
 
