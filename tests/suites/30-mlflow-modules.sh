@@ -12,10 +12,20 @@ export PATH="$venv/bin:$PATH"
 python tests/lib/mlflow_env.py venv "${MLFLOW_TEST_CURRENT_VERSION:-3.17.2}" >/dev/null
 python tests/lib/mlflow_env.py venv "${MLFLOW_TEST_LEGACY_VERSION:-3.12.0}" >/dev/null
 
-# pytest stops its PostgreSQL and MLflow process groups in fixture teardown; a TERM/INT to this
-# script is passed on as SIGINT, which pytest turns into an orderly teardown.
-python -m pytest -p no:cacheprovider -o console_output_style=classic -rA \
-  tests/integration/mlflow &
-pid=$!
-trap 'kill -INT "$pid" 2>/dev/null; wait "$pid"; exit 130' INT TERM
-wait "$pid"
+# One pytest session per MLflow version, side by side (each with its own PostgreSQL and server):
+# the tests wait mostly on ansible-playbook start-up and the servers, so two sessions overlap well
+# on two cores. pytest stops its process groups in fixture teardown; a TERM/INT to this script is
+# passed on as SIGINT, which pytest turns into an orderly teardown.
+logs=$(mktemp -d)
+pids=()
+for version in "${MLFLOW_TEST_CURRENT_VERSION:-3.17.2}" "${MLFLOW_TEST_LEGACY_VERSION:-3.12.0}"; do
+  python -m pytest -p no:cacheprovider -o console_output_style=classic -rA -k "$version" \
+    tests/integration/mlflow >"$logs/$version.log" 2>&1 &
+  pids+=($!)
+done
+trap 'kill -INT "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+cat "$logs"/*.log
+rm -rf "$logs"
+exit "$status"
