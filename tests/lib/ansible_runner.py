@@ -124,23 +124,20 @@ class AnsibleRunner:
         """Run tasks with the json callback; return (rc, parsed document)."""
         cli = (["--check"] if check else []) + (["--diff"] if diff else [])
         proc = self._run(self._play(tasks), cli, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}, extra_vars)
-        try:
-            return proc.returncode, json.loads(proc.stdout)
-        except ValueError as exc:
-            raise AssertionError(
-                "unparsable ansible output (rc=%s):\n%s\n%s"
-                % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
-            ) from exc
+        return proc.returncode, _json_output(proc)
 
     def playbook_json_hosts(self, tasks, host_vars, forks=8):
         """Run tasks once per host of host_vars, in one ansible-playbook; return (rc, doc)."""
         inventory = {"all": {"hosts": {name: dict(variables) for name, variables in host_vars.items()}}}
         env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
         proc = self._run(self._play(tasks, hosts="all"), ["--forks", str(forks)], env, inventory=inventory)
-        try:
-            return proc.returncode, json.loads(proc.stdout)
-        except ValueError as exc:
-            raise AssertionError(
-                "unparsable ansible output (rc=%s):\n%s\n%s"
-                % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
-            ) from exc
+        return proc.returncode, _json_output(proc)
+
+
+def _json_output(proc):
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as exc:
+        raise AssertionError(
+            "unparsable ansible output (rc=%s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+        ) from exc
