@@ -129,7 +129,8 @@ def kube(kubeconfig):
 
 
 def helm_template(namespace, *args):
-    chart = BUILD / "chart" / "cert-manager"
+    # Where tests/cluster/charts.sh puts the chart of the pinned version (inventories/local reads it there too).
+    chart = CACHE / "charts" / f"cert-manager-{VERSION}" / "cert-manager"
     cmd = [str(CACHE / "bin" / "helm"), "template", "cert-manager", str(chart), "-n", namespace, *args]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"helm template {chart} failed:\n{result.stderr}"
