@@ -47,7 +47,9 @@ if "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" get --raw /readyz >/dev/nu
   K8S_AUTH_KUBECONFIG=$KUBECONFIG_PATH
 else
   cluster_started=1
-  K8S_AUTH_KUBECONFIG=$(bash tests/cluster/start.sh)
+  # No pod of these tests runs on the real node (API objects, KWOK): the node gets only the
+  # images the cluster itself needs, not MLflow's or PostgreSQL's.
+  K8S_AUTH_KUBECONFIG=$(MLFLOW_K8S_IMAGES=${MLFLOW_K8S_IMAGES:-pause toolbox coredns} bash tests/cluster/start.sh)
 fi
 export K8S_AUTH_KUBECONFIG
 
