@@ -374,7 +374,7 @@ def test_adoption_creates_the_job_and_scales_in_order(env):
     migrate_env = {e.name: e.value for e in pod.containers[0].env}
     assert migrate_env["ADOPT_ADMIN_USERNAME"] == "user"
     assert "ADOPT_ADMIN_NEW_PASSWORD" not in migrate_env
-    assert pod.containers[0].image == "ghcr.io/mlflow/mlflow:v3.18.0-full"
+    assert pod.containers[0].image == "ghcr.io/mlflow/mlflow:v3.17.2-full"
 
     scripts = env.api["core"].read_namespaced_config_map("adopt-%s-scripts" % RELEASE, env.new_ns).data
     for name in ("adopt-dump.sh", "adopt-restore.sh", "adopt-migrate.sh"):

@@ -24,10 +24,17 @@ RECAP = re.compile(
 
 
 class StandIn:
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, workload_identity_pools=()):
         self.state_dir = state_dir
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "server.py"), "--state-dir", str(state_dir)],
+            [
+                sys.executable,
+                str(HERE / "server.py"),
+                "--state-dir",
+                str(state_dir),
+                "--workload-identity-pools",
+                ",".join(workload_identity_pools),
+            ],
             start_new_session=True,
         )
         # The suite script stops stand-ins left behind by a pytest that was killed.
@@ -108,8 +115,9 @@ class Result:
 
 
 @pytest.fixture
-def standin(tmp_path):
-    server = StandIn(tmp_path / "standin")
+def standin(tmp_path, request):
+    """A fresh stand-in; parametrize indirectly with {"workload_identity_pools": [...]} to change it."""
+    server = StandIn(tmp_path / "standin", **getattr(request, "param", {}))
     yield server
     server.stop()
 

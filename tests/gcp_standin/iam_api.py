@@ -146,7 +146,7 @@ class IamApi:
                 if not member_ok(member):
                     raise platform_error(400, "Invalid member: %s" % member)
                 pool = workload_identity_member(member)
-                if pool and (pool[0] != self.state.project_id or not self.state.workload_identity_pool):
+                if pool and pool[0] not in self.state.workload_identity_pools:
                     raise platform_error(
                         400,
                         "Identity Pool does not exist (%s.svc.id.goog). Please check that "

@@ -181,11 +181,14 @@ def main():
     parser.add_argument("--project-id", default="mlflow-standin-123")
     parser.add_argument("--project-number", default="123456789012")
     parser.add_argument("--deployer-account", default="ansible-deployer")
+    parser.add_argument(
+        "--workload-identity-pools", default="", help="comma-separated projects with a Workload Identity pool"
+    )
     args = parser.parse_args()
     args.state_dir.mkdir(parents=True, exist_ok=True)
     args.state_dir.chmod(0o700)
 
-    state = State(args.project_id, args.project_number)
+    state = State(args.project_id, args.project_number, [p for p in args.workload_identity_pools.split(",") if p])
     apis = {StorageApi.host: StorageApi(state), IamApi.host: IamApi(state)}
     tls_context, ca_path = create_ca_and_leaf(args.state_dir, [StorageApi.host, IamApi.host, OAUTH_HOST])
 

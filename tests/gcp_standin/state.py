@@ -29,13 +29,13 @@ class Policy:
 
 
 class State:
-    def __init__(self, project_id, project_number, workload_identity_pool=True):
+    def __init__(self, project_id, project_number, workload_identity_pools=None):
         self.lock = threading.RLock()
         self.project_id = project_id
         self.project_number = project_number
-        # GKE creates PROJECT.svc.id.goog when a cluster with Workload Identity exists; IAM
-        # rejects members of a pool that does not exist.
-        self.workload_identity_pool = workload_identity_pool
+        # GKE creates PROJECT.svc.id.goog in the project of a cluster with Workload Identity
+        # (which need not be the bucket's project); IAM rejects members of a pool that does not exist.
+        self.workload_identity_pools = set(workload_identity_pools or [project_id])
         self.buckets = {}
         self.bucket_policies = {}
         self.service_accounts = {}

@@ -99,6 +99,25 @@ def test_workload_identity_converge_then_idempotent_then_check(standin, run_play
     assert standin.state()["buckets"][BUCKET]["metageneration"] == "1"
 
 
+CLUSTER_PROJECT = "gke-host-project"
+
+
+@pytest.mark.parametrize("standin", [{"workload_identity_pools": [CLUSTER_PROJECT]}], indirect=True)
+def test_the_workload_identity_member_names_the_clusters_pool(standin, run_playbook, role_vars):
+    # The bucket's project has no GKE cluster; the cluster (and its pool) is in another project.
+    role_vars["gcp_storage_cluster_project"] = CLUSTER_PROJECT
+    result = run_playbook("converge.yml", role_vars)
+    assert result.rc == 0, result
+    sa = SA_EMAIL % standin.project
+    assert role_members(standin.state()["sa_policies"][sa], "roles/iam.workloadIdentityUser") == [
+        "serviceAccount:%s.svc.id.goog[mlflow/mlflow]" % CLUSTER_PROJECT
+    ]
+    # The service account and the bucket stay in the bucket's project.
+    assert facts(role_vars)["gcp_storage_service_account_annotations"] == {"iam.gke.io/gcp-service-account": sa}
+    again = run_playbook("converge.yml", role_vars)
+    assert again.rc == 0 and again.recap["changed"] == 0, again
+
+
 def test_check_mode_on_an_empty_project_predicts_and_writes_nothing(standin, run_playbook, role_vars):
     result = run_playbook("converge.yml", role_vars, "--check", "--diff")
     assert result.rc == 0, result
@@ -149,6 +168,7 @@ def test_disabled_calls_nothing_and_exports_empty_facts(standin, run_playbook, r
         ({"gcp_storage_bucket_name": "ml." + "b" * 64 + ".example.com"}, "gcp_storage_bucket_name"),
         ({"gcp_storage_credentials_mode": "json"}, "gcp_storage_credentials_mode"),
         ({"gcp_storage_project": ""}, "gcp_storage_project"),
+        ({"gcp_storage_cluster_project": "GKE_Project"}, "gcp_storage_cluster_project"),
         ({"gcp_storage_bucket_role": "roles/storage.admin"}, "gcp_storage_bucket_role"),
         (
             {"gcp_storage_bucket_lifecycle_rules": [{"action": {"type": "Delete"}}]},

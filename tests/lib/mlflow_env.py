@@ -63,6 +63,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import signal
@@ -73,9 +74,20 @@ import tempfile
 import time
 import urllib.parse
 
-# 3.18.0 is on PyPI but not installable: it pins mlflow-skinny==3.18.0 and
-# mlflow-tracing==3.18.0, which were never published there. 3.17.2 is the newest that installs.
-CURRENT_VERSION = "3.17.2"
+_ROLE_DEFAULTS = pathlib.Path(__file__).resolve().parents[2] / "roles" / "postgres_mlflow" / "defaults" / "main.yml"
+
+
+def _shipped_version():
+    """The MLflow version of the role's default image: the tests run what the collection ships."""
+    match = re.search(r"^postgres_mlflow_image: \S+:v?(\d+\.\d+\.\d+)\S*$", _ROLE_DEFAULTS.read_text(), re.MULTILINE)
+    if not match:
+        raise RuntimeError("%s: postgres_mlflow_image has no version in its tag" % _ROLE_DEFAULTS)
+    return match.group(1)
+
+
+# The role's default, so the pin and the tests cannot drift. (3.18.0 is on PyPI but not
+# installable: it pins mlflow-skinny==3.18.0 and mlflow-tracing==3.18.0, never published there.)
+CURRENT_VERSION = _shipped_version()
 LEGACY_VERSION = "3.12.0"
 
 

@@ -9,7 +9,7 @@ mlflow          -> {"url": the MLflow Service through the harness's forwarder, "
 mlflow_client_python -> the Python of a cached MLflow client virtualenv with scikit-learn
 
 Helpers: kubectl(*args) -> CompletedProcess; local_image(name) -> the ref of an image built
-here; mlflow_request(url, auth=None, method, body) -> (status, body);
+here; mlflow_request(url, auth=None, method, body, headers) -> (status, body);
 toolbox_pod(namespace, name, command, labels) -> (phase, log) of a pod of the
 harness's toolbox image run to completion.
 """
@@ -54,10 +54,10 @@ def cluster_value(name):
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
 
 
-def mlflow_request(url, auth=None, method="GET", body=None, timeout=60):
+def mlflow_request(url, auth=None, method="GET", body=None, timeout=60, headers=None):
     split = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(split.hostname, split.port, timeout=timeout)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = dict(headers or {}, **({"Content-Type": "application/json"} if body is not None else {}))
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
     try:

@@ -102,6 +102,7 @@ def revisions(helm):
     return read
 
 
+RESERVED_EMAIL = "cert_manager_acme_email is at a reserved domain"
 BAD_INPUT = [
     ("ingress_nginx", {"ingress_nginx_chart_version": ""}, "ingress_nginx_chart_version"),
     ("ingress_nginx", {"ingress_nginx_chart_version": "latest"}, "ingress_nginx_chart_version"),
@@ -122,6 +123,10 @@ BAD_INPUT = [
     ("cert_manager", {"cert_manager_acme_email": ""}, "cert_manager_acme_email"),
     ("cert_manager", {"cert_manager_acme_email": "ops@localhost"}, "cert_manager_acme_email"),
     ("cert_manager", {"cert_manager_acme_email": "ops example.com"}, "cert_manager_acme_email"),
+    # Let's Encrypt refuses these contacts: the run must fail here, not at account registration.
+    ("cert_manager", {"cert_manager_acme_email": "ops@example.com"}, RESERVED_EMAIL),
+    ("cert_manager", {"cert_manager_acme_email": "ops@Mail.Example.Net"}, RESERVED_EMAIL),
+    ("cert_manager", {"cert_manager_acme_email": "ops@ci.test"}, RESERVED_EMAIL),
     ("cert_manager", {"cert_manager_chart_version": "latest"}, "cert_manager_chart_version"),
     ("cert_manager", {"cert_manager_chart_version": "v1.21"}, "cert_manager_chart_version"),
     ("cert_manager", {"cert_manager_cluster_issuer": "letsencrypt"}, "cert_manager_cluster_issuer"),

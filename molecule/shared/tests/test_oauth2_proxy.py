@@ -142,6 +142,18 @@ def test_probes_and_security_context(deployment, container):
     assert container["resources"] == LOCAL["oauth2_proxy_resources"]
 
 
+def test_replicas_spread_softly_over_zones_and_nodes(deployment):
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    for constraint in spread:
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway" and constraint["maxSkew"] == 1
+        assert constraint["labelSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": "oauth2-proxy",
+            "app.kubernetes.io/instance": "oauth2-proxy",
+        }
+        assert constraint["matchLabelKeys"] == ["pod-template-hash"]
+
+
 def test_pods_are_ready(kube):
     pods = kube("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=oauth2-proxy")["items"]
     ready = [

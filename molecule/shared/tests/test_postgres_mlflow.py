@@ -92,7 +92,7 @@ def test_postgres_init_script_creates_both_databases_without_literal_passwords(k
 
 def test_mlflow_deployment_runs_basic_auth_with_the_pinned_image(deployment, pod_spec, server):
     assert deployment["status"].get("readyReplicas") == LOCAL["postgres_mlflow_replicas"]
-    assert DEFAULTS["postgres_mlflow_image"] == "ghcr.io/mlflow/mlflow:v3.18.0-full"
+    assert DEFAULTS["postgres_mlflow_image"] == "ghcr.io/mlflow/mlflow:v3.17.2-full"
     assert server["image"] == local_image("mlflow")
     args = server["args"]
     assert server["command"] == ["mlflow"] and args[:3] == ["server", "--app-name", "basic-auth"]
@@ -108,7 +108,10 @@ def test_mlflow_deployment_runs_basic_auth_with_the_pinned_image(deployment, pod
         "mlflow:5000",
     ):
         assert host in hosts
-    assert _flag(args, "--cors-allowed-origins") == "https://" + LOCAL["postgres_mlflow_ui_host"]
+    assert _flag(args, "--cors-allowed-origins").split(",") == [
+        "https://" + LOCAL["postgres_mlflow_ui_host"],
+        "https://" + LOCAL["postgres_mlflow_api_host"],
+    ]
     # One replica with a ReadWriteOnce artifact volume: Recreate, never two pods on the volume.
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
 
@@ -167,6 +170,43 @@ def test_probes_resources_and_security_context(pod_spec, server):
     assert server["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod_spec["serviceAccountName"] == "mlflow"
     assert pod_spec["automountServiceAccountToken"] is False
+
+
+def test_keep_alive_stop_delay_telemetry_and_spread(pod_spec, server):
+    env = _env(server)
+    # Above ingress-nginx's 60 s and oauth2-proxy's 90 s reuse of idle upstream connections.
+    assert env["UVICORN_TIMEOUT_KEEP_ALIVE"] == "120"
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert _env(pod_spec["initContainers"][0])["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert server["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    for container in (server, pod_spec["initContainers"][0]):
+        assert _env(container)["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"] == "3"
+        assert _env(container)["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"] == "2"
+    assert pod_spec["terminationGracePeriodSeconds"] == 30
+    spread = pod_spec["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    for constraint in spread:
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway" and constraint["maxSkew"] == 1
+        assert constraint["labelSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": "mlflow",
+            "app.kubernetes.io/instance": "mlflow",
+        }
+        assert constraint["matchLabelKeys"] == ["pod-template-hash"]
+
+
+def test_postgres_starts_slowly_if_it_must_and_stops_cleanly(kube):
+    spec = kube("-n", NS, "get", "statefulset", "mlflow-postgres")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    # Liveness waits for the startup probe, so crash recovery is never killed half-way.
+    assert container["startupProbe"]["exec"]["command"][0] == "pg_isready"
+    assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] >= 600
+    assert "initialDelaySeconds" not in container["livenessProbe"]
+    assert spec["terminationGracePeriodSeconds"] == 120
+    assert container["args"] == ["postgres", "-c", "max_connections=120"]
+    assert spec["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+    shm = next(v for v in spec["volumes"] if v["name"] == "shm")
+    assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "256Mi"}
+    assert {"name": "shm", "mountPath": "/dev/shm"} in container["volumeMounts"]
 
 
 def test_pods_are_ready(kube):

@@ -6,10 +6,12 @@ the artifact volume and read back, NetworkPolicies, memory under every limit, an
 come back with their data after being deleted. Tests run in file order; later ones use the run
 an earlier one logged."""
 
+import http.client
 import json
 import subprocess
 import textwrap
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,46 @@ def test_mlflow_answers_health_and_an_authenticated_call_through_its_service(mlf
     assert mlflow_request(mlflow["url"] + "/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
     wrong = (mlflow["admin"][0], mlflow["admin"][1] + "x")
     assert mlflow_request(mlflow["url"] + "/api/2.0/mlflow/users/current", auth=wrong)[0] == 401
+
+
+def test_an_idle_connection_outlives_uvicorns_default_keep_alive(mlflow):
+    # uvicorn closes idle connections after 5 s unless told otherwise, while the proxies in front
+    # reuse theirs for 60-90 s: a request on a connection being closed is a 502 at the edge.
+    split = urllib.parse.urlsplit(mlflow["url"])
+    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
+    try:
+        conn.request("GET", "/health")
+        first = conn.getresponse()
+        assert (first.status, first.read()) == (200, b"OK")
+        sock = conn.sock
+        time.sleep(8)
+        conn.request("GET", "/health")
+        second = conn.getresponse()
+        assert (second.status, second.read()) == (200, b"OK")
+        assert conn.sock is sock, "the server closed the idle connection"
+    finally:
+        conn.close()
+
+
+def test_browser_writes_are_allowed_from_both_hosts_and_no_other_origin(mlflow):
+    search = mlflow["url"] + "/api/2.0/mlflow/experiments/search"
+    hosts = [SPEC["postgres_mlflow"]["postgres_mlflow_ui_host"], SPEC["postgres_mlflow"]["postgres_mlflow_api_host"]]
+    for host in hosts:
+        status, body = mlflow_request(
+            search, auth=mlflow["admin"], method="POST", body={"max_results": 1}, headers={"Origin": "https://" + host}
+        )
+        assert status == 200, (host, body[:300])
+    status, body = mlflow_request(
+        search, auth=mlflow["admin"], method="POST", body={"max_results": 1}, headers={"Origin": "https://evil.test"}
+    )
+    assert status == 403, body[:300]
+
+
+def test_the_server_sends_no_usage_telemetry(kube):
+    (pod,) = _pods(kube, NS, "app.kubernetes.io/name=mlflow")
+    probe = "from mlflow.telemetry.utils import is_telemetry_disabled; print(is_telemetry_disabled())"
+    out = kubectl("-n", NS, "exec", pod["metadata"]["name"], "-c", "mlflow", "--", "python3", "-c", probe).stdout
+    assert out.strip() == "True"
 
 
 def test_the_migration_init_container_ran_before_the_server(kube):
@@ -126,6 +168,14 @@ def logged_run(mlflow, mlflow_client_python):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_postgres_allows_the_connections_the_pools_can_open(kube):
+    assert _psql(kube, "SHOW max_connections").strip() == "120"
+    # MLflow's own pools are what the role sized: nothing MLflow holds exceeds the formula's share.
+    held = int(_psql(kube, "SELECT count(*) FROM pg_stat_activity WHERE usename IN ('mlflow', 'mlflow_auth')"))
+    workers = SPEC["postgres_mlflow"].get("postgres_mlflow_workers", 2)
+    assert 0 < held <= SPEC["postgres_mlflow"]["postgres_mlflow_replicas"] * workers * 3 * (3 + 2)
 
 
 def test_the_api_user_logs_a_run_with_a_model_and_an_artifact_and_reads_them_back(mlflow, logged_run, kube):
@@ -229,6 +279,11 @@ def test_pods_come_back_after_deletion_with_their_data(kube, mlflow, logged_run)
     ):
         kubectl("-n", NS, "delete", "pod", "-l", selector, "--wait=true", timeout=180)
     kubectl("-n", NS, "rollout", "status", "statefulset/mlflow-postgres", "--timeout=300s", timeout=320)
+    # Stopped by its image's stop signal (a fast shutdown, then a checkpoint) within the grace
+    # period: the new server starts from a clean shutdown, with no write-ahead log to replay.
+    log = kubectl("-n", NS, "logs", "mlflow-postgres-0", "-c", "postgres").stdout
+    assert "database system was shut down at" in log, log[-2000:]
+    assert "automatic recovery in progress" not in log, log[-2000:]
     kubectl("-n", NS, "rollout", "status", "deployment/mlflow", "--timeout=300s", timeout=320)
     kubectl("-n", NS, "rollout", "status", "deployment/oauth2-proxy", "--timeout=300s", timeout=320)
     deadline = time.monotonic() + 120

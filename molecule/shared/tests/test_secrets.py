@@ -134,6 +134,13 @@ def test_rerun_keeps_every_secret_and_prints_none_at_vvv(kube, tmp_path):
         ("oauth2_proxy_github_teams=ml-platform", "oauth2_proxy_github_teams must be a list"),
         ("oauth2_proxy_email_domains=example.org", "oauth2_proxy_email_domains must be a list"),
         ("postgres_mlflow_extra_allowed_hosts=mlflow.internal", "postgres_mlflow_extra_allowed_hosts must be a list"),
+        # Security floors, read from the image tag before anything changes.
+        ("postgres_mlflow_image=ghcr.io/mlflow/mlflow:v3.16.0-full", "postgres_mlflow_image must be MLflow 3.16.1"),
+        ("postgres_mlflow_image=ghcr.io/mlflow/mlflow:latest", "no version in the tag"),
+        ("oauth2_proxy_image=quay.io/oauth2-proxy/oauth2-proxy:v7.15.1", "oauth2_proxy_image must be oauth2-proxy"),
+        ("postgres_mlflow_prestop_delay_seconds=30", "postgres_mlflow_prestop_delay_seconds"),
+        # 2 x 2 workers x 3 engines x (3 + 2) + 10 = 70 connections against max_connections 60.
+        ("postgres_mlflow_postgres_max_connections=60", "is below what MLflow can open"),
     ],
 )
 def test_bad_input_fails_early_naming_the_variable(kube, tmp_path, override, variable):
