@@ -120,6 +120,7 @@ BAD_INPUT = [
     ("ingress_nginx", {"ingress_nginx_load_balancer_ip": "203.0.113.300"}, "ingress_nginx_load_balancer_ip"),
     ("ingress_nginx", {"ingress_nginx_class_name": "Nginx"}, "ingress_nginx_class_name"),
     ("ingress_nginx", {"ingress_nginx_replicas": 0}, "ingress_nginx_replicas"),
+    ("ingress_nginx", {"ingress_nginx_admission_webhook_port": 443}, "ingress_nginx_admission_webhook_port"),
     ("cert_manager", {"cert_manager_acme_email": ""}, "cert_manager_acme_email"),
     ("cert_manager", {"cert_manager_acme_email": "ops@localhost"}, "cert_manager_acme_email"),
     ("cert_manager", {"cert_manager_acme_email": "ops example.com"}, "cert_manager_acme_email"),

@@ -50,7 +50,22 @@ def test_release_deployed_at_pinned_version(release):
 def test_release_values_keep_snippets_off_and_webhook_on(values):
     controller = values["controller"]
     assert controller["allowSnippetAnnotations"] is False
-    assert controller["admissionWebhooks"] == {"enabled": True}
+    assert controller["admissionWebhooks"] == {"enabled": True, "port": 8443}
+    labels = {
+        "app.kubernetes.io/name": "ingress-nginx",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/component": "controller",
+    }
+    assert controller["topologySpreadConstraints"] == [
+        {
+            "topologyKey": key,
+            "maxSkew": 1,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "matchLabelKeys": ["pod-template-hash"],
+            "labelSelector": {"matchLabels": labels},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
     assert controller["service"]["type"] == "LoadBalancer"
     assert controller["service"]["enabled"] is True
     assert controller["service"]["external"] == {"enabled": True}
