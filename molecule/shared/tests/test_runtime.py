@@ -1,15 +1,15 @@
 """The deployment really runs: PostgreSQL, MLflow and oauth2-proxy are pods of the local
 cluster's real node, started from the manifests the roles rendered and the images built here.
 Proven on the running pods: MLflow's health and an authenticated API call through its Service,
-the migration init container, the auth database, a run with a model and an artifact stored on
-the artifact volume and read back, NetworkPolicies, memory under every limit, and pods that
-come back with their data after being deleted. Tests run in file order; later ones use the run
-an earlier one logged."""
+keep-alive, CORS and telemetry settings reaching the server, the migration init container, the
+auth database, a run with a model and an artifact (the README's usage example, verbatim) stored
+on the artifact volume and read back, NetworkPolicies, memory under every limit, and pods that
+come back with their data (PostgreSQL cleanly stopped) after being deleted. Tests run in file
+order; later ones use the run an earlier one logged."""
 
 import http.client
 import json
 import subprocess
-import textwrap
 import time
 import urllib.parse
 from pathlib import Path
@@ -131,32 +131,20 @@ def test_both_databases_exist_each_owned_by_its_own_login(kube):
     assert _psql(kube, "SELECT version_num FROM alembic_version", "mlflow").strip()
 
 
-_TRAIN = textwrap.dedent("""
-    import json, os
-    import mlflow, mlflow.sklearn
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
+def _readme_example():
+    """The README's usage example, exactly as users copy it."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("```python\n", text.index("<!-- usage-example:")) + len("```python\n")
+    return text[start : text.index("```", start)]
 
-    mlflow.set_tracking_uri(os.environ["TRACKING_URI"])
-    mlflow.set_experiment("fraud-detection")
-    X, y = load_iris(return_X_y=True)
-    with mlflow.start_run() as run:
-        model = LogisticRegression(max_iter=300).fit(X, y)
-        mlflow.log_param("max_iter", 300)
-        mlflow.log_metric("train_accuracy", model.score(X, y))
-        info = mlflow.sklearn.log_model(model, name="model", input_example=X[:2])
-        mlflow.log_text("sepal_length,sepal_width,petal_length,petal_width", "features.csv")
-    loaded = mlflow.sklearn.load_model(info.model_uri)
-    text = mlflow.artifacts.load_text(run.info.artifact_uri + "/features.csv")
-    print(json.dumps({"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-                      "prediction": int(loaded.predict(X[:1])[0]), "features": text}))
-""")
+
+_TRAIN = _readme_example()
 
 
 @pytest.fixture(scope="module")
 def logged_run(mlflow, mlflow_client_python):
     env = {
-        "TRACKING_URI": mlflow["url"],
+        "MLFLOW_TRACKING_URI": mlflow["url"],
         "MLFLOW_TRACKING_USERNAME": SVC["username"],
         "MLFLOW_TRACKING_PASSWORD": SVC["password"],
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
