@@ -116,13 +116,23 @@ def test_mlflow_deployment_runs_basic_auth_with_the_pinned_image(deployment, pod
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
 
 
-def test_migrations_run_in_an_init_container(pod_spec):
-    (init,) = pod_spec["initContainers"]
-    assert init["image"] == local_image("mlflow")
-    assert init["command"] == ["mlflow"] and init["args"] == ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
-    assert _env(init)["MLFLOW_BACKEND_STORE_URI"] == {
+@pytest.fixture(scope="module")
+def migration(kube):
+    (job,) = kube("-n", NS, "get", "jobs", "-l", "app.kubernetes.io/name=mlflow-db-upgrade")["items"]
+    return job
+
+
+def test_migrations_run_once_in_a_job_not_in_every_replica(pod_spec, migration):
+    # Init containers of several replicas would run `mlflow db upgrade` side by side, unlocked.
+    assert "initContainers" not in pod_spec
+    (container,) = migration["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == local_image("mlflow")
+    assert container["command"] == ["mlflow"] and container["args"] == ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
+    assert _env(container)["MLFLOW_BACKEND_STORE_URI"] == {
         "secretKeyRef": {"name": "mlflow-config", "key": "backend-store-uri"}
     }
+    assert migration["status"]["succeeded"] == 1
+    assert migration["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
 def test_admin_and_flask_secrets_come_from_the_generated_secrets(server, pod_spec):
@@ -172,14 +182,14 @@ def test_probes_resources_and_security_context(pod_spec, server):
     assert pod_spec["automountServiceAccountToken"] is False
 
 
-def test_keep_alive_stop_delay_telemetry_and_spread(pod_spec, server):
+def test_keep_alive_stop_delay_telemetry_and_spread(pod_spec, server, migration):
     env = _env(server)
     # Above ingress-nginx's 60 s and oauth2-proxy's 90 s reuse of idle upstream connections.
     assert env["UVICORN_TIMEOUT_KEEP_ALIVE"] == "120"
-    assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
-    assert _env(pod_spec["initContainers"][0])["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    (migrate,) = migration["spec"]["template"]["spec"]["containers"]
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == _env(migrate)["MLFLOW_DISABLE_TELEMETRY"] == "true"
     assert server["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
-    for container in (server, pod_spec["initContainers"][0]):
+    for container in (server, migrate):
         assert _env(container)["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"] == "3"
         assert _env(container)["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"] == "2"
     assert pod_spec["terminationGracePeriodSeconds"] == 30
@@ -241,7 +251,10 @@ def test_network_policies_isolate_postgres_and_mlflow(kube):
     pg = kube("-n", NS, "get", "networkpolicy", "mlflow-postgres")["spec"]
     assert pg["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "mlflow-postgres"}
     (rule,) = pg["ingress"]
-    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}}]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow-db-upgrade"}}},
+    ]
     assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
     ml = kube("-n", NS, "get", "networkpolicy", "mlflow")["spec"]
     (rule,) = ml["ingress"]

@@ -101,13 +101,16 @@ def test_the_server_sends_no_usage_telemetry(kube):
     assert out.strip() == "True"
 
 
-def test_the_migration_init_container_ran_before_the_server(kube):
-    (pod,) = _pods(kube, NS, "app.kubernetes.io/name=mlflow")
-    (init,) = pod["status"]["initContainerStatuses"]
-    assert init["name"] == "db-upgrade"
-    assert init["state"]["terminated"]["exitCode"] == 0 and init["state"]["terminated"]["reason"] == "Completed"
-    log = kubectl("-n", NS, "logs", pod["metadata"]["name"], "-c", "db-upgrade").stdout
+def test_the_migration_job_ran_once_before_the_server_started(kube):
+    (job,) = kube("-n", NS, "get", "jobs", "-l", "app.kubernetes.io/name=mlflow-db-upgrade")["items"]
+    (run,) = _pods(kube, NS, "job-name=" + job["metadata"]["name"])
+    (status,) = run["status"]["containerStatuses"]
+    assert status["state"]["terminated"]["exitCode"] == 0 and status["state"]["terminated"]["reason"] == "Completed"
+    log = kubectl("-n", NS, "logs", run["metadata"]["name"]).stdout
     assert "Updating database tables" in log, log[-2000:]
+    # The server started on a migrated schema: after the Job finished (RFC 3339 UTC stamps sort).
+    (pod,) = _pods(kube, NS, "app.kubernetes.io/name=mlflow")
+    assert job["status"]["completionTime"] <= pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
 
 
 def _psql(kube, sql, database="postgres"):
