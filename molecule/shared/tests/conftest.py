@@ -10,6 +10,7 @@ mlflow_client_python -> the Python of a cached MLflow client virtualenv with sci
 
 Helpers: kubectl(*args) -> CompletedProcess; local_image(name) -> the ref of an image built
 here; mlflow_request(url, auth=None, method, body, headers) -> (status, body);
+soft_spread(labels) -> the topology spread constraints the roles render for those pods;
 toolbox_pod(namespace, name, command, labels) -> (phase, log) of a pod of the
 harness's toolbox image run to completion.
 """
@@ -67,6 +68,20 @@ def mlflow_request(url, auth=None, method="GET", body=None, timeout=60, headers=
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def soft_spread(labels):
+    """The topologySpreadConstraints the roles render for pods with these labels."""
+    return [
+        {
+            "topologyKey": key,
+            "maxSkew": 1,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": labels},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
 
 
 def local_image(name):
