@@ -3,9 +3,12 @@
 # Go >= 1.26, Python 3.12 through pyenv or the system): OS packages, the cached Python venv,
 # the local cluster's binaries (Go modules) and images (Debian, PyPI). Idempotent and cached.
 # With --tests it also warms the MLflow server virtualenvs the suites use. Downloads are done
-# while Go compiles.
+# while Go compiles. With --host it stops after the OS packages and the Python venv (what the
+# suites that need no cluster use; scripts/test.sh runs those while the rest builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-}
+case $mode in ""|--tests|--host) ;; *) echo "ERROR: unknown option '$mode' (use --tests or --host)" >&2; exit 2 ;; esac
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
@@ -24,6 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 venv=$(bash scripts/venv.sh)
 echo "[setup] Python venv: $venv" >&2
+[ "$mode" != --host ] || exit 0
 cache=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}
 mkdir -p "$cache"
 # Downloads and unpacking (apt, PyPI) overlap the Go builds: the images that need no Go binary,
@@ -32,7 +36,7 @@ warmers=() logs=()
 bash tests/cluster/images/build.sh mlflow postgres toolbox >/dev/null 2>"$cache/warm-images.log" &
 warmers+=($!) logs+=("$cache/warm-images.log")
 echo "[setup] building the MLflow, PostgreSQL and toolbox images in the background (log: $cache/warm-images.log)" >&2
-if [ "${1:-}" = --tests ]; then
+if [ "$mode" = --tests ]; then
   # The versions the suites use: current and pre-3.13 servers, Bitnami's 3.3.2, the SSO client.
   PYTHONPATH=tests/lib "$venv/bin/python" - >"$cache/warm-venvs.log" 2>&1 <<'PY' &
 import mlflow_env

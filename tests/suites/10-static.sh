@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks: ansible-lint (production profile), yamllint, ruff, argument specs equal to
 # defaults, role READMEs current, changelog fragments valid, ansible-test sanity.
+# lane: host
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=$(bash scripts/venv.sh)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Unit tests of module_utils, modules and filters (pytest, no servers).
+# lane: host
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=$(bash scripts/venv.sh)

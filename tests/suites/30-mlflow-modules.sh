@@ -3,6 +3,7 @@
 # --app-name basic-auth` for the newest installable release and a legacy one (< 3.13), each
 # with Debian's PostgreSQL for the tracking and auth databases (unit tests: 20-unit.sh).
 # Cold (two MLflow virtualenvs to build): a few minutes more than warm.
+# lane: host
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=$(bash scripts/venv.sh)

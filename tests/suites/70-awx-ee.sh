@@ -6,6 +6,7 @@
 # `ansible-builder create` of the execution environment; documentation tooling: the role README
 # generator, ansible-doc of every module, an antsibull-changelog build.
 # Cold: ~3 min (one 55 MB wheel download); warm: ~2.5 min (about twice that on a loaded machine).
+# lane: host
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
