@@ -2,7 +2,9 @@
 request to one backend with the public host name in ``Host`` and the ``X-Forwarded-*``
 headers nginx sets after TLS termination (proto ``https``), and returns the answer unchanged.
 
-Only the TLS hop is missing; the backends see what they would see behind the Ingress.
+Only the TLS hop is missing; the backends see what they would see behind the Ingress. Bodies
+with a length are streamed both ways, as nginx does with request buffering off, so a large
+artifact passes without being held in memory.
 """
 
 import http.client
@@ -10,6 +12,17 @@ import http.server
 import threading
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
+
+
+def _copy(source, sink, length, chunk=1 << 20):
+    """Copies exactly ``length`` bytes from a file-like source to a socket or file-like sink."""
+    write = sink.sendall if hasattr(sink, "sendall") else sink.write
+    while length > 0:
+        data = source.read(min(chunk, length))
+        if not data:
+            raise ConnectionError("the body ended %d bytes short" % length)
+        write(data)
+        length -= len(data)
 
 
 class IngressStandin:
@@ -40,7 +53,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _forward(self):
         length = int(self.headers.get("Content-Length", "0") or 0)
-        body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}
         headers.update(
             {
@@ -54,17 +66,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         conn = http.client.HTTPConnection(*self.standin.backend, timeout=300)
         try:
-            conn.request(self.command, self.path, body=body, headers=headers)
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for key, value in headers.items():
+                conn.putheader(key, value)
+            conn.endheaders()
+            _copy(self.rfile, conn.sock, length)
             resp = conn.getresponse()
-            data = resp.read()
             self.send_response(resp.status, resp.reason)
             for key, value in resp.getheaders():
                 if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            known = resp.getheader("Content-Length")
+            data = b"" if known is not None else resp.read()
+            self.send_header("Content-Length", known if known is not None else str(len(data)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if known is None:
                 self.wfile.write(data)
+            else:
+                _copy(resp, self.wfile, int(known))
         finally:
             conn.close()
 

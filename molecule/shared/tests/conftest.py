@@ -11,6 +11,7 @@ mlflow_client_python -> the Python of a cached MLflow client virtualenv with sci
 Helpers: kubectl(*args) -> CompletedProcess; local_image(name) -> the ref of an image built
 here; mlflow_request(url, auth=None, method, body, headers) -> (status, body);
 soft_spread(labels) -> the topology spread constraints the roles render for those pods;
+LARGE_ARTIFACT_ANNOTATIONS -> the nginx annotations both Ingresses carry by default;
 toolbox_pod(namespace, name, command, labels) -> (phase, log) of a pod of the
 harness's toolbox image run to completion.
 """
@@ -31,6 +32,16 @@ REPO = Path(__file__).resolve().parents[3]
 STATE = Path(os.environ.get("MLFLOW_K8S_STATE", "/var/tmp/mlflow-k8s-cluster"))
 TOOLS = Path(os.environ.get("MLFLOW_K8S_CACHE", "/var/cache/mlflow-k8s")) / "bin"
 INVENTORY = os.environ.get("MLFLOW_K8S_INVENTORY", str(REPO / "inventories" / "local"))
+
+
+# The annotations both Ingresses carry by default for large artifacts: up to 4 GB a file,
+# streamed to the upstream, with 10 minutes for an artifact store that stages files (GCS).
+LARGE_ARTIFACT_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/proxy-body-size": "4g",
+    "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "600",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "600",
+}
 
 
 def _tool_env():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import local_image, soft_spread
+from conftest import LARGE_ARTIFACT_ANNOTATIONS, local_image, soft_spread
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((REPO / "roles/oauth2_proxy/defaults/main.yml").read_text())
@@ -96,6 +96,8 @@ def test_alpha_config_github_restrictions_and_injected_basic_auth(kube, alpha):
         "path": "/",
         "uri": "http://mlflow.%s.svc.cluster.local:5000" % NS,
         "passHostHeader": True,
+        # MLflow may stage a whole artifact before it answers; oauth2-proxy's default is 30s.
+        "timeout": "600s",
     }
     (header,) = cfg["injectRequestHeaders"]
     assert header == {
@@ -179,6 +181,9 @@ def test_ui_host_ingress_has_tls_from_the_cluster_issuer(kube):
         "cert_manager_cluster_issuer"
     ]
     assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == issuer
+    nginx = {k: v for k, v in ing["metadata"]["annotations"].items() if k.startswith("nginx.")}
+    # The API host's large-artifact settings, and room for GitHub's and the session's cookies.
+    assert nginx == {**LARGE_ARTIFACT_ANNOTATIONS, "nginx.ingress.kubernetes.io/proxy-buffer-size": "16k"}
     assert ing["spec"]["ingressClassName"] == "nginx"
     assert ing["spec"]["tls"] == [{"hosts": [UI_HOST], "secretName": "oauth2-proxy-tls"}]
     (rule,) = ing["spec"]["rules"]

@@ -5,13 +5,14 @@ Fixtures from conftest.py: ``kube(*args)`` returns the parsed JSON of ``kubectl 
 
 import base64
 import configparser
+import copy
 import hashlib
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import local_image, soft_spread
+from conftest import LARGE_ARTIFACT_ANNOTATIONS, local_image, soft_spread
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((REPO / "roles/postgres_mlflow/defaults/main.yml").read_text())
@@ -175,7 +176,13 @@ def test_config_change_rolls_the_deployment(deployment, config):
 def test_probes_resources_and_security_context(pod_spec, server):
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert server[probe]["httpGet"] == {"path": "/health", "port": "http", "scheme": "HTTP"}
-    assert server["resources"] == LOCAL["postgres_mlflow_resources"]
+    # The inventory's resources, plus the disk the scheduler reserves for /tmp.
+    expected = copy.deepcopy(LOCAL["postgres_mlflow_resources"])
+    expected["requests"]["ephemeral-storage"] = "1Gi"
+    assert server["resources"] == expected
+    tmp = next(v for v in pod_spec["volumes"] if v["name"] == "tmp")
+    assert tmp == {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}}
+    assert {"name": "tmp", "mountPath": "/tmp"} in server["volumeMounts"]
     assert pod_spec["securityContext"]["runAsNonRoot"] is True
     assert server["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod_spec["serviceAccountName"] == "mlflow"
@@ -269,7 +276,8 @@ def test_api_host_ingress_has_tls_from_the_cluster_issuer(kube):
         "cert_manager_cluster_issuer"
     ]
     assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == issuer
-    assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "512m"
+    nginx = {k: v for k, v in ing["metadata"]["annotations"].items() if k.startswith("nginx.")}
+    assert nginx == LARGE_ARTIFACT_ANNOTATIONS
     assert ing["spec"]["ingressClassName"] == "nginx"
     assert ing["spec"]["tls"] == [{"hosts": [LOCAL["postgres_mlflow_api_host"]], "secretName": "mlflow-api-tls"}]
     (rule,) = ing["spec"]["rules"]

@@ -139,6 +139,8 @@ def test_rerun_keeps_every_secret_and_prints_none_at_vvv(kube, tmp_path):
         ("postgres_mlflow_image=ghcr.io/mlflow/mlflow:latest", "no version in the tag"),
         ("oauth2_proxy_image=quay.io/oauth2-proxy/oauth2-proxy:v7.15.1", "oauth2_proxy_image must be oauth2-proxy"),
         ("postgres_mlflow_prestop_delay_seconds=30", "postgres_mlflow_prestop_delay_seconds"),
+        ("postgres_mlflow_tmp_storage_request=20Gi", "the request no larger than the limit"),
+        ("oauth2_proxy_upstream_timeout=600", "oauth2_proxy_upstream_timeout must be a positive Go duration"),
         # 2 x 2 workers x 3 engines x (3 + 2) + 10 = 70 connections against max_connections 60.
         ("postgres_mlflow_postgres_max_connections=60", "is below what MLflow can open"),
     ],

@@ -7,6 +7,8 @@ forwarder. The ingress stand-in (tests/lib/ingress_standin.py) plays ingress-ngi
 termination in front of the oauth2-proxy and MLflow Services, because the real controller cannot
 run here. Users and grants are the local inventory's, set by site.yml's mlflow_users role."""
 
+import hashlib
+import http.client
 import json
 import os
 import time
@@ -198,3 +200,114 @@ def test_an_ungranted_experiment_stays_closed_to_a_signed_in_member(sso, restric
     assert resp.status == 200
     query = urllib.parse.urlencode({"experiment_name": restricted})
     assert browser.get(UI + "/api/2.0/mlflow/experiments/get-by-name?" + query, follow=False).status == 403
+
+
+# A large artifact, up and down, on both paths: the UI host through the real oauth2-proxy pod, and
+# the API host straight to MLflow. 1 GiB: above the Ingresses' former 512m body limit and large
+# enough that anything holding a whole body in memory shows in MLflow's 2Gi limit.
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def _large_body():
+    """1 GiB, one MiB at a time: a random MiB with a counter in front, so every MiB differs."""
+    block = os.urandom(MIB)
+    for i in range(GIB // MIB):
+        yield i.to_bytes(8, "big") + block[8:]
+
+
+def _mlflow_pod():
+    pods = json.loads(kubectl("-n", "mlflow", "get", "pod", "-l", "app.kubernetes.io/name=mlflow", "-o", "json").stdout)
+    (pod,) = [p for p in pods["items"] if "deletionTimestamp" not in p["metadata"]]
+    (status,) = [s for s in pod["status"]["containerStatuses"] if s["name"] == "mlflow"]
+    return pod["metadata"]["uid"], status["containerID"], status["restartCount"]
+
+
+def _stream(method, url, headers, body=None, length=0):
+    """(status, sha256 of the answer, bytes in it, a short prefix of it); bodies never held whole."""
+    split = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=600)
+    try:
+        conn.putrequest(method, split.path + ("?" + split.query if split.query else ""))
+        for key, value in {**headers, "Content-Length": str(length)}.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        digest = hashlib.sha256()
+        for chunk in body or ():
+            digest.update(chunk)
+            conn.send(chunk)
+        sent = digest.hexdigest()
+        resp = conn.getresponse()
+        digest, size, head = hashlib.sha256(), 0, b""
+        while chunk := resp.read(MIB):
+            digest.update(chunk)
+            size += len(chunk)
+            head = head or chunk[:300]
+        return resp.status, sent, digest.hexdigest(), size, head
+    finally:
+        conn.close()
+
+
+def _round_trip(base, headers, experiment, name):
+    run = _stream_json(base + "/api/2.0/mlflow/runs/create", headers, {"experiment_id": experiment})
+    run_id = run["run"]["info"]["run_id"]
+    path = "/api/2.0/mlflow-artifacts/artifacts/%s/%s/artifacts/%s" % (experiment, run_id, name)
+    started = time.monotonic()
+    status, sent, _, _, answer = _stream("PUT", base + path, headers, _large_body(), GIB)
+    assert status == 200, answer
+    uploaded = time.monotonic()
+    status, _, received, size, head = _stream("GET", base + path, headers)
+    assert status == 200, head
+    assert (size, received) == (GIB, sent)
+    listed = _stream_json(base + "/api/2.0/mlflow/artifacts/list?run_id=" + run_id, headers)
+    (entry,) = [f for f in listed["files"] if f["path"] == name]
+    assert int(entry["file_size"]) == GIB and not entry.get("is_dir")
+    print("%s: 1 GiB up in %.0f s, down in %.0f s" % (name, uploaded - started, time.monotonic() - uploaded))
+
+
+def _stream_json(url, headers, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    split = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=60)
+    try:
+        conn.request(
+            "POST" if data else "GET",
+            split.path + ("?" + split.query if split.query else ""),
+            body=data,
+            headers={**headers, **({"Content-Type": "application/json"} if data else {})},
+        )
+        resp = conn.getresponse()
+        raw = resp.read()
+        assert resp.status == 200, raw[:300]
+        return json.loads(raw)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def fraud_detection(sso):
+    status, body = mlflow_request(
+        sso["url"] + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=fraud-detection", auth=sso["admin"]
+    )
+    assert status == 200, body
+    return json.loads(body)["experiment"]["experiment_id"]
+
+
+def test_a_signed_in_member_uploads_and_downloads_a_1_gib_artifact_through_oauth2_proxy(sso, fraud_detection):
+    browser, resp = login(sso, "bob")
+    assert resp.status == 200
+    cookies = "; ".join("%s=%s" % kv for kv in browser.cookies[urllib.parse.urlsplit(UI).netloc].items())
+    before = _mlflow_pod()
+    _round_trip(sso["resolve"](UI), {"Cookie": cookies}, fraud_detection, "large-through-sso.bin")
+    # Streamed, not held: the server was not OOM-killed or restarted on the way.
+    assert _mlflow_pod() == before
+
+
+def test_an_api_user_uploads_and_downloads_a_1_gib_artifact_on_the_api_host(sso, fraud_detection):
+    api = sso["resolve"](API)
+    path = "/api/2.0/mlflow-artifacts/artifacts/%s/nobody/artifacts/x.bin" % fraud_detection
+    assert _stream("PUT", api + path, {}, [b"x"], 1)[0] == 401
+    password = yaml.safe_load((INVENTORY / "mlflow_users.yml").read_text())["mlflow_users_api_users"][0]["password"]
+    before = _mlflow_pod()
+    _round_trip(api, {"Authorization": basic("svc-training", password)}, fraud_detection, "large-on-api.bin")
+    assert _mlflow_pod() == before
