@@ -23,7 +23,9 @@ pod_cgroups() { # every cgroup of this cluster's pods, deepest first
   local controller
   for controller in /sys/fs/cgroup/*/; do
     [ -L "${controller%/}" ] || [ ! -d "$controller${CGROUP_ROOT#/}" ] && continue
-    find "$controller${CGROUP_ROOT#/}" -depth -type d
+    # A container's cgroup can vanish while find walks the tree (containerd's shim removes it as
+    # the container dies): that is not an error, the final check below sees what is left.
+    find "$controller${CGROUP_ROOT#/}" -depth -type d 2>/dev/null || true
   done
 }
 
@@ -34,7 +36,7 @@ done
 
 # Containers live in their own namespaces; their cgroups find them all.
 for _ in $(seq 30); do
-  pids=$(pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs"; done | sort -u)
+  pids=$(pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs" 2>/dev/null || true; done | sort -u)
   [ -n "$pids" ] || break
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null || true

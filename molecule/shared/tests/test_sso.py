@@ -224,7 +224,8 @@ def _mlflow_pod():
 
 
 def _stream(method, url, headers, body=None, length=0):
-    """(status, sha256 of the answer, bytes in it, a short prefix of it); bodies never held whole."""
+    """The status, sha256 of what was sent and received, bytes received and their first 300; bodies
+    are never held whole."""
     split = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(split.hostname, split.port, timeout=600)
     try:
@@ -243,7 +244,7 @@ def _stream(method, url, headers, body=None, length=0):
             digest.update(chunk)
             size += len(chunk)
             head = head or chunk[:300]
-        return resp.status, sent, digest.hexdigest(), size, head
+        return {"status": resp.status, "sent": sent, "received": digest.hexdigest(), "size": size, "head": head}
     finally:
         conn.close()
 
@@ -253,12 +254,12 @@ def _round_trip(base, headers, experiment, name):
     run_id = run["run"]["info"]["run_id"]
     path = "/api/2.0/mlflow-artifacts/artifacts/%s/%s/artifacts/%s" % (experiment, run_id, name)
     started = time.monotonic()
-    status, sent, _, _, answer = _stream("PUT", base + path, headers, _large_body(), GIB)
-    assert status == 200, answer
+    put = _stream("PUT", base + path, headers, _large_body(), GIB)
+    assert put["status"] == 200, put["head"]
     uploaded = time.monotonic()
-    status, _, received, size, head = _stream("GET", base + path, headers)
-    assert status == 200, head
-    assert (size, received) == (GIB, sent)
+    got = _stream("GET", base + path, headers)
+    assert got["status"] == 200, got["head"]
+    assert (got["size"], got["received"]) == (GIB, put["sent"])
     listed = _stream_json(base + "/api/2.0/mlflow/artifacts/list?run_id=" + run_id, headers)
     (entry,) = [f for f in listed["files"] if f["path"] == name]
     assert int(entry["file_size"]) == GIB and not entry.get("is_dir")
@@ -306,7 +307,7 @@ def test_a_signed_in_member_uploads_and_downloads_a_1_gib_artifact_through_oauth
 def test_an_api_user_uploads_and_downloads_a_1_gib_artifact_on_the_api_host(sso, fraud_detection):
     api = sso["resolve"](API)
     path = "/api/2.0/mlflow-artifacts/artifacts/%s/nobody/artifacts/x.bin" % fraud_detection
-    assert _stream("PUT", api + path, {}, [b"x"], 1)[0] == 401
+    assert _stream("PUT", api + path, {}, [b"x"], 1)["status"] == 401
     password = yaml.safe_load((INVENTORY / "mlflow_users.yml").read_text())["mlflow_users_api_users"][0]["password"]
     before = _mlflow_pod()
     _round_trip(api, {"Authorization": basic("svc-training", password)}, fraud_detection, "large-on-api.bin")

@@ -35,7 +35,7 @@ def test_bulk_apply_idempotent_check_mode_and_diff(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_access", args, check=True, diff=True)
     assert res["changed"] and res["counts"]["granted"] == 3 * N_USERS and len(res["created_users"]) == N_USERS
-    assert mlflow.db_snapshot() == before, "check mode wrote to the auth database"
+    mlflow.assert_unchanged(before, "check mode")
     assert BULK_PW not in json.dumps(res)
 
     res = run("mlflow_access", args)
@@ -79,7 +79,7 @@ def test_bulk_apply_idempotent_check_mode_and_diff(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_access", args2, check=True, diff=True)
     assert res["counts"] == {"users": N_USERS, "users_changed": 3, "granted": 0, "updated": 1, "revoked": 1}
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
     diff = {d["before_header"]: d for d in res["diff"]}
     assert set(diff) == {"mlflow user %s" % u["username"] for u in changed[:3]}
     assert diff["mlflow user %s" % changed[2]["username"]]["after"]["is_admin"] is True
@@ -113,7 +113,7 @@ def test_update_password_always_and_pruning(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_access", prune_args, check=True)
     assert sorted(res["deleted_users"]) == [users[2]["username"], users[3]["username"]]
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
     res = run("mlflow_access", prune_args)
     assert sorted(res["deleted_users"]) == [users[2]["username"], users[3]["username"]]
     assert mlflow.official_user(users[2]["username"]) is None
@@ -150,7 +150,7 @@ def test_bad_spec_fails_before_any_change(mlflow):
     short = {"users": [{"username": "short@example.com", "password": "tiny-pw"}]}
     res = mlflow.ansible.task("mlflow_access", short, expect_failure=True)
     assert res["msg"] == "users[0] (short@example.com): password must be at least 12 characters long"
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
 
 
 def test_refused_spec_changes_neither_database(mlflow):

@@ -19,7 +19,7 @@ def test_permission_lifecycle(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_permission", dict(base, create_experiments=True), check=True, diff=True)
     assert res["changed"] and res["created_experiments"] == ["perm-exp-a"]
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
 
     res = run("mlflow_permission", dict(base, create_experiments=True), diff=True)
     assert res["changed"] and len(res["granted"]) == 1
@@ -38,7 +38,8 @@ def test_permission_lifecycle(mlflow):
     assert res["changed"] and res["updated"] == [
         {"resource_type": "experiment", "resource_id": exp_a, "old": "EDIT", "permission": "READ"}
     ]
-    assert mlflow.db_snapshot() == before and _perm(mlflow, exp_a) == "EDIT"
+    mlflow.assert_unchanged(before, "the run")
+    assert _perm(mlflow, exp_a) == "EDIT"
     assert run("mlflow_permission", dict(base, permission="READ"))["changed"] is True
     assert _perm(mlflow, exp_a) == "READ"
 
@@ -58,7 +59,7 @@ def test_permission_lifecycle(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_permission", excl, check=True, diff=True)
     assert res["changed"] and {r["resource_id"] for r in res["revoked"]} == {exp_a, "perm-model"}
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
     res = run("mlflow_permission", excl, diff=True)
     assert res["changed"] and len(res["revoked"]) == 2 and len(res["granted"]) == 1
     exp_b = res["granted"][0]["resource_id"]

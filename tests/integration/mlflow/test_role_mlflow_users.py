@@ -86,7 +86,7 @@ def test_role_apply_idempotent_and_check_mode(mlflow):
     before = mlflow.db_snapshot()
     rc, doc, stats = _play(mlflow, changed, check=True, diff=True)
     assert rc == 0 and stats["changed"] == 1
-    assert mlflow.db_snapshot() == before, "check mode wrote to the auth database"
+    mlflow.assert_unchanged(before, "check mode")
     task = next(
         t
         for t in doc["plays"][0]["tasks"]
@@ -553,7 +553,8 @@ def test_role_prunes_unmanaged_users(mlflow):
     data = _vars(mlflow, mlflow_users_prune=True, mlflow_users_protected_users=[*protected, "svc-*"])
     before = mlflow.db_snapshot()
     rc, _doc, stats = _play(mlflow, data, check=True)
-    assert rc == 0 and stats["changed"] == 1 and mlflow.db_snapshot() == before
+    assert rc == 0 and stats["changed"] == 1
+    mlflow.assert_unchanged(before, "the run")
     rc, _doc, stats = _play(mlflow, data)
     assert rc == 0 and stats["changed"] == 1
     assert mlflow.official_user("stray@example.org") is None

@@ -23,7 +23,7 @@ def test_role_lifecycle(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_role", args, check=True, diff=True)
     assert res["changed"] and res["diff"]["before"] == {}
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
     res = run("mlflow_role", args, diff=True)
     assert res["changed"] and res["role"]["permissions"] == {"experiment:*": "EDIT"}
     assert res["role"]["members"] == ["gina@example.com"]

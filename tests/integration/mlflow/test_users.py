@@ -12,7 +12,7 @@ def test_user_lifecycle(mlflow):
     res = run("mlflow_user", {"username": name, "password": PW1}, check=True, diff=True)
     assert res["changed"] and res["password_changed"]
     assert res["diff"]["before"]["exists"] is False and res["diff"]["after"]["exists"] is True
-    assert mlflow.db_snapshot() == before, "check mode wrote to the auth database"
+    mlflow.assert_unchanged(before, "check mode")
     assert mlflow.official_user(name) is None
 
     res = run("mlflow_user", {"username": name, "password": PW1}, diff=True)
@@ -29,7 +29,7 @@ def test_user_lifecycle(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_user", {"username": name, "is_admin": True}, check=True, diff=True)
     assert res["changed"] and res["diff"]["before"]["is_admin"] is False and res["diff"]["after"]["is_admin"] is True
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
     res = run("mlflow_user", {"username": name, "is_admin": True})
     assert res["changed"] and res["user"]["is_admin"] is True
     assert mlflow.official_user(name)["is_admin"] is True
@@ -44,7 +44,8 @@ def test_user_lifecycle(mlflow):
     res = run("mlflow_user", {"username": name, "password": PW2}, check=True, diff=True)
     assert res["changed"] and res["password_changed"] and res["diff"]["after"]["password_changed"] is True
     assert PW2 not in str(res) and PW1 not in str(res)
-    assert mlflow.db_snapshot() == before and mlflow.login_ok(name, PW1)
+    mlflow.assert_unchanged(before, "the run")
+    assert mlflow.login_ok(name, PW1)
     res = run("mlflow_user", {"username": name, "password": PW2})
     assert res["changed"] and res["password_changed"]
     assert mlflow.login_ok(name, PW2) and not mlflow.login_ok(name, PW1)
@@ -53,7 +54,7 @@ def test_user_lifecycle(mlflow):
     before = mlflow.db_snapshot()
     res = run("mlflow_user", {"username": name, "state": "absent"}, check=True, diff=True)
     assert res["changed"] and res["diff"]["after"]["exists"] is False
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
     assert run("mlflow_user", {"username": name, "state": "absent"})["changed"] is True
     assert mlflow.official_user(name) is None
     assert run("mlflow_user", {"username": name, "state": "absent"})["changed"] is False
@@ -77,7 +78,7 @@ def test_short_password_rejected_before_any_call(mlflow):
     )
     assert res["msg"] == "password of user 'short@example.com' must be at least 12 characters long"
     assert "mlflow_version" not in res, "the module talked to the server before validating"
-    assert mlflow.db_snapshot() == before
+    mlflow.assert_unchanged(before, "the run")
 
 
 def test_environment_fallback_for_connection(mlflow):
