@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mlflow_k8s.platform
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the mlflow_users role: its input checks, and its users as mlflow_access entries.
 
 The checks are the ones that need no server: types (a string where a list belongs is refused,

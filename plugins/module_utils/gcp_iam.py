@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mlflow_k8s.platform
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """IAM policy read-modify-write for Google Cloud resources google.cloud has no module for.
 
 The client speaks the same auth kinds and environment variables as google.cloud's modules

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mlflow_k8s.platform
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Planning for Secrets whose values are generated once and never rotated.
 
 Pure functions, no cluster: given the data a Secret holds (base64, as the API returns it), the

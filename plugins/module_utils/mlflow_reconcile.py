@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mlflow_k8s.platform
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Desired-state reconciliation of MLflow users, admin flags, direct grants and role memberships.
 
 The whole current state is read first with as few requests as the server allows (on 3.13+ one
