@@ -46,3 +46,18 @@ die() { echo "ERROR: $*" >&2; exit 1; }
 # Runs a command in the cluster's network namespace (the host's mounts).
 in_netns() { nsenter --net="$NETNS_PATH" -- "$@"; }
 log() { echo "[cluster] $*" >&2; }
+# For the suites: exports KUBECONFIG for the cluster of $STATE_DIR, starting one if none answers
+# there (then CLUSTER_STARTED=1: the caller stops it again; a cluster that was already up, a
+# developer's or another suite's, is left as it is). Unless MLFLOW_K8S_IMAGES says otherwise,
+# the node gets only the images the cluster itself needs.
+CLUSTER_STARTED=""
+use_or_start_cluster() {
+  if [ -f "$KUBECONFIG_PATH" ] && [ -x "$BIN_DIR/kubectl" ] &&
+    "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" get --raw /readyz >/dev/null 2>&1; then
+    KUBECONFIG=$KUBECONFIG_PATH
+  else
+    CLUSTER_STARTED=1
+    KUBECONFIG=$(MLFLOW_K8S_IMAGES=${MLFLOW_K8S_IMAGES:-pause toolbox coredns} bash "$here/start.sh")
+  fi
+  export KUBECONFIG
+}

@@ -3,14 +3,14 @@
 # local Kubernetes cluster (Jobs, Secrets, scaling, order, confirmation, check mode, re-runs).
 # The data path it relies on: 50-adopt-datapath.sh. The cluster is started when it is not
 # running and stopped again in that case only. Warm: ~5 min on 2 busy cores.
+# seconds: 603 (cold run of 4339490; scripts/test.sh starts the longest first)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 PATH="$(bash scripts/venv.sh)/bin:$PATH"
 export PATH
-state=${MLFLOW_K8S_STATE:-/var/tmp/mlflow-k8s-cluster}
-kubectl=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}/bin/kubectl
-started=""
+# shellcheck source=../cluster/lib.sh
+. tests/cluster/lib.sh
 pid=""
 cleanup() {
   # SIGINT lets pytest run its fixture teardown, which deletes the namespaces it created.
@@ -18,21 +18,12 @@ cleanup() {
     kill -INT "$pid"
     wait "$pid" || echo "adopt: pytest stopped on signal" >&2
   fi
-  if [ -n "$started" ]; then bash tests/cluster/stop.sh; fi
+  if [ -n "$CLUSTER_STARTED" ]; then bash tests/cluster/stop.sh; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -f "$state/kubeconfig" ] && [ -x "$kubectl" ] &&
-  "$kubectl" --kubeconfig "$state/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
-  KUBECONFIG=$state/kubeconfig
-else
-  started=1
-  # No pod of these tests runs on the real node (API objects, KWOK): the node gets only the
-  # images the cluster itself needs, not MLflow's or PostgreSQL's.
-  KUBECONFIG=$(MLFLOW_K8S_IMAGES=${MLFLOW_K8S_IMAGES:-pause toolbox coredns} bash tests/cluster/start.sh)
-fi
-export KUBECONFIG
+use_or_start_cluster
 python -m pytest -p no:cacheprovider -q -o console_output_style=classic --durations=3 \
   tests/adopt/test_playbook_cluster.py "$@" &
 pid=$!

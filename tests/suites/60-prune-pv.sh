@@ -7,15 +7,15 @@
 # stops it again in that case only. Cold: the cluster build (tests/cluster/build.sh) plus
 # ~6 min; warm (cluster running): ~6 min on 2 busy cores. Arguments go to the prune tests'
 # pytest run.
+# seconds: 328 (cold run of 4339490; scripts/test.sh starts the longest first)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 PATH="$(bash scripts/venv.sh)/bin:$PATH"
 export PATH
-state=${MLFLOW_K8S_STATE:-/var/tmp/mlflow-k8s-cluster}
-kubectl=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}/bin/kubectl
+# shellcheck source=../cluster/lib.sh
+. tests/cluster/lib.sh
 
-started=""
 pid=""
 cleanup() {
   # SIGINT lets pytest run its fixture teardown, which deletes the objects it created.
@@ -23,21 +23,12 @@ cleanup() {
     kill -INT "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   fi
-  if [ -n "$started" ]; then bash tests/cluster/stop.sh; fi
+  if [ -n "$CLUSTER_STARTED" ]; then bash tests/cluster/stop.sh; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -f "$state/kubeconfig" ] && [ -x "$kubectl" ] &&
-  "$kubectl" --kubeconfig "$state/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
-  KUBECONFIG=$state/kubeconfig
-else
-  started=1
-  # No pod of these tests runs on the real node (API objects, KWOK): the node gets only the
-  # images the cluster itself needs, not MLflow's or PostgreSQL's.
-  KUBECONFIG=$(MLFLOW_K8S_IMAGES=${MLFLOW_K8S_IMAGES:-pause toolbox coredns} bash tests/cluster/start.sh)
-fi
-export KUBECONFIG
+use_or_start_cluster
 python -m pytest -p no:cacheprovider -q -o console_output_style=classic tests/prune "$@" &
 pid=$!
 wait "$pid"
