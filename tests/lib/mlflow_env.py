@@ -295,6 +295,9 @@ def _group_alive(pgid):
     return True
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 @contextlib.contextmanager
 def mlflow_server(
     version=CURRENT_VERSION,
@@ -343,6 +346,10 @@ def mlflow_server(
             "MLFLOW_AUTH_CONFIG_PATH": str(ini_path),
             "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
             "PATH": "%s:%s" % (venv / "bin", os.environ.get("PATH", "")),
+            # uvicorn's supervisor kills a worker that does not answer its ping within 5 s (its
+            # default), dropping the request it serves. On a loaded test machine (the suites run
+            # side by side on 2 cores) a busy worker missed it: requests "dropped the connection".
+            "UVICORN_TIMEOUT_WORKER_HEALTHCHECK": str(WORKER_HEALTHCHECK_SECONDS),
         }
     )
     # Credentials of the test runner must not leak into the server process.

@@ -7,6 +7,7 @@ may join another's (as containers of one pod do). No oom_score_adj is set: root 
 machines lacks CAP_SYS_RESOURCE (research-real-node.md, snag 1).
 """
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -189,8 +190,23 @@ class Container:
             time.sleep(0.5)
         raise AssertionError(f"{self.id}: no {what} within {timeout} s:\n{self.output()[-4000:]}")
 
-    def delete(self):
+    def delete(self, timeout=60):
+        """Removes the container and its cgroups. runc's own removal of a cgroup fails while the
+        killed process is still exiting, which on a loaded machine outlasts it (a side-by-side run
+        left an empty mlflow-k8s-img-* cgroup on the host)."""
         self._runc("delete", "--force", self.id, capture_output=True, check=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = [d for d in Path("/sys/fs/cgroup").glob(f"*/{self.id}") if not d.parent.is_symlink()]
+            for cgroup in left:
+                with contextlib.suppress(OSError):
+                    cgroup.rmdir()
+            left = [d for d in left if d.exists()]
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.id}: cgroups left after {timeout} s: {left}")
+            time.sleep(0.5)
 
     def __enter__(self):
         return self
