@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 lanes=${MLFLOW_K8S_TEST_LANES:-3}
-[[ $lanes =~ ^[1-9][0-9]?$ ]] || { echo "ERROR: MLFLOW_K8S_TEST_LANES must be an integer from 1 to 99, not '$lanes'" >&2; exit 2; }
+[[ $lanes =~ ^[1-9]$ ]] || { echo "ERROR: MLFLOW_K8S_TEST_LANES must be an integer from 1 to 9 (lane k uses host ports 2k0xx), not '$lanes'" >&2; exit 2; }
 bash scripts/setup.sh --host
 cache=${MLFLOW_K8S_CACHE:-/var/cache/mlflow-k8s}
 setup_log=$cache/setup.log suite_logs=$cache/suite-logs
