@@ -28,6 +28,9 @@ pod_cgroups() { # every cgroup of this cluster's pods, deepest first
     find "$controller${CGROUP_ROOT#/}" -depth -type d 2>/dev/null || true
   done
 }
+pod_pids() { # every process in those cgroups
+  pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs" 2>/dev/null || true; done | sort -u
+}
 
 # Host-side helpers first, so nothing re-creates what is being removed.
 for name in cloud-standin forwarder; do
@@ -36,7 +39,7 @@ done
 
 # Containers live in their own namespaces; their cgroups find them all.
 for _ in $(seq 30); do
-  pids=$(pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs" 2>/dev/null || true; done | sort -u)
+  pids=$(pod_pids)
   [ -n "$pids" ] || break
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null || true
@@ -59,7 +62,7 @@ fi
 # A killed process leaves its cgroup only once it has exited, and on a loaded machine one that
 # held much memory takes long (a side-by-side run saw more than 10 s after the kills above).
 for _ in $(seq 120); do
-  pids=$(pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs" 2>/dev/null || true; done | sort -u)
+  pids=$(pod_pids)
   # shellcheck disable=SC2086
   [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
   pod_cgroups | while read -r dir; do rmdir "$dir" 2>/dev/null || true; done
@@ -68,7 +71,7 @@ for _ in $(seq 120); do
 done
 if [ -n "$(pod_cgroups)" ]; then
   die "cgroups of $CGROUP_ROOT could not be removed: $(pod_cgroups | head -3); processes in them: $(
-    pod_cgroups | while read -r dir; do cat "$dir/cgroup.procs" 2>/dev/null || true; done | sort -u | head -5 |
+    pod_pids | head -5 |
       while read -r pid; do printf '%s (%s) ' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"; done)"
 fi
 
